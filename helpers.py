@@ -1,0 +1,204 @@
+"""Helpers shared by the course's notebooks and stage scripts.
+
+Every function here is shown, word for word, in a notebook cell tagged
+``helpers``; ``tests/test_single_source.py`` fails if the two drift apart.
+"""
+import os
+import pickle
+import tempfile
+
+import numpy as np
+import torch
+
+
+def check_same_shape(yhat, y):
+    # MSELoss would silently broadcast a (16, 1) prediction against a (16,)
+    # target into a (16, 16) grid of errors: refuse it before any update
+    if yhat.shape != y.shape:
+        raise ValueError(
+            f'prediction has shape {tuple(yhat.shape)} but the target has '
+            f'shape {tuple(y.shape)}: they must match, e.g. both (n, 1)'
+        )
+
+
+def make_train_step_fn(model, loss_fn, optimizer):
+    # Builds a function that performs one step of the train loop
+    def perform_train_step_fn(x, y):
+        # Sets the model to TRAIN mode
+        model.train()
+        # Step 1 - computes the model's predictions (forward pass)
+        yhat = model(x)
+        check_same_shape(yhat, y)
+        # Step 2 - computes the loss
+        loss = loss_fn(yhat, y)
+        # Step 3 - computes the gradients of every parameter
+        loss.backward()
+        # Step 4 - updates the parameters and zeroes the gradients
+        optimizer.step()
+        optimizer.zero_grad()
+        # Returns the loss as a plain Python number
+        return loss.item()
+
+    # The caller gets the inner function, which remembers
+    # model, loss_fn and optimizer
+    return perform_train_step_fn
+
+
+def make_val_step_fn(model, loss_fn):
+    # Builds a function that performs one step of the validation loop
+    def perform_val_step_fn(x, y):
+        # Sets the model to EVAL mode
+        model.eval()
+        # Step 1 - computes the model's predictions (forward pass)
+        yhat = model(x)
+        check_same_shape(yhat, y)
+        # Step 2 - computes the loss
+        loss = loss_fn(yhat, y)
+        # No steps 3 and 4: validation never updates the parameters
+        return loss.item()
+
+    return perform_val_step_fn
+
+
+def resolve_device(device):
+    # Accepts 'cpu', 'cuda', 'cuda:1', 'mps' or a torch.device, and fails
+    # early, naming the device, when this machine does not have it
+    device = torch.device(device)
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"device '{device}' was asked for, but CUDA is not "
+                f"available on this machine; use 'cpu' instead"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"device '{device}' was asked for, but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif device.type == 'mps' and not torch.backends.mps.is_available():
+        raise RuntimeError(
+            f"device '{device}' was asked for, but MPS is not available "
+            f"on this machine; use 'cpu' instead"
+        )
+    return device
+
+
+def mini_batch(device, data_loader, step_fn):
+    device = resolve_device(device)
+    mini_batch_losses = []
+    for x_batch, y_batch in data_loader:
+        # The dataset lives on the CPU: each mini-batch goes to the device
+        x_batch = x_batch.to(device)
+        y_batch = y_batch.to(device)
+
+        mini_batch_loss = step_fn(x_batch, y_batch)
+        mini_batch_losses.append(mini_batch_loss)
+
+    if not mini_batch_losses:
+        # np.mean([]) would only warn and return nan
+        raise ValueError(
+            'the data loader yielded no mini-batch: is its dataset empty, '
+            'or does drop_last=True discard the only, incomplete batch?'
+        )
+    # The epoch's loss is the average of its mini-batch losses, as a plain
+    # float (a NumPy scalar could not be loaded back with weights_only=True)
+    return float(np.mean(mini_batch_losses))
+
+
+CHECKPOINT_KEYS = (
+    'epoch', 'model_state_dict', 'optimizer_state_dict', 'loss', 'val_loss'
+)
+
+
+def check_checkpoint(checkpoint, where):
+    # Resuming needs every one of these keys: fail now, not at load time
+    if not isinstance(checkpoint, dict):
+        raise ValueError(
+            f'{where}: a checkpoint is a dict, not {type(checkpoint).__name__}'
+        )
+    missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
+    if missing:
+        raise ValueError(f'{where}: the checkpoint lacks the keys {missing}')
+
+
+def save_checkpoint(path, checkpoint):
+    check_checkpoint(checkpoint, f'saving {str(path)!r}')
+    # Writes to a temporary file in the same folder, then renames it over
+    # `path`: a crash mid-write leaves the previous checkpoint untouched
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix='.pth')
+    try:
+        with os.fdopen(fd, 'wb') as tmp_file:
+            torch.save(checkpoint, tmp_file)
+            tmp_file.flush()
+            os.fsync(tmp_file.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        os.remove(tmp_path)
+        raise
+
+
+def load_checkpoint(path, map_location=None):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'no checkpoint file at {str(path)!r}')
+    try:
+        # weights_only=True rebuilds tensors, numbers, strings, lists and
+        # dicts only: a file that would run code when unpickled is refused
+        checkpoint = torch.load(
+            path, map_location=map_location, weights_only=True
+        )
+    except pickle.UnpicklingError as error:
+        refused = [
+            line.strip() for line in str(error).splitlines() if 'GLOBAL' in line
+        ]
+        raise pickle.UnpicklingError(
+            f'{str(path)!r} was refused: loading it would call code that a '
+            f'checkpoint never needs ({" ".join(refused)})'
+        ) from None
+    except Exception as error:
+        raise ValueError(
+            f'{str(path)!r} is not a readable checkpoint: the file is '
+            f'truncated or was not written by torch.save'
+        ) from error
+    check_checkpoint(checkpoint, f'loading {str(path)!r}')
+    return checkpoint
+
+
+def plot_losses(losses, val_losses=None):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(losses, label='Training Loss', c='b')
+    if val_losses is not None:
+        ax.plot(val_losses, label='Validation Loss', c='r')
+    # The losses fall by orders of magnitude: a log scale shows all of it
+    ax.set_yscale('log')
+    ax.set_xlabel('Epochs')
+    ax.set_ylabel('Loss')
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_resumed_losses(before, after, resumed_at):
+    # `before` and `after` are (losses, val_losses) pairs; the epochs after
+    # the checkpoint are numbered from `resumed_at` on
+    import matplotlib.pyplot as plt
+
+    fig, axs = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    panels = [
+        ('Before the checkpoint', before, 0),
+        ('After resuming', after, resumed_at),
+    ]
+    for ax, (title, (losses, val_losses), first_epoch) in zip(axs, panels):
+        epochs = first_epoch + np.arange(len(losses))
+        ax.plot(epochs, losses, label='Training Loss', c='b')
+        ax.plot(epochs, val_losses, label='Validation Loss', c='r')
+        ax.set_yscale('log')
+        ax.set_xlabel('Epochs')
+        ax.set_title(title)
+        ax.legend()
+    axs[0].set_ylabel('Loss')
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,15 @@
+device = 'cuda' if torch.cuda.is_available() else 'cpu'
+
+lr = 0.1
+
+torch.manual_seed(42)
+model = nn.Sequential(nn.Linear(1, 1)).to(device)
+
+optimizer = optim.SGD(model.parameters(), lr=lr)
+
+loss_fn = nn.MSELoss(reduction='mean')
+
+train_step_fn = make_train_step_fn(model, loss_fn, optimizer)
+
+# Builds the function that computes the loss on validation data
+val_step_fn = make_val_step_fn(model, loss_fn)
