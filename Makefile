@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.requirements-installed
 
-.PHONY: setup lab test run
+.PHONY: setup lab test run outputs
 
 setup: $(READY)
 
@@ -25,3 +25,10 @@ test: setup
 # Executes every notebook headless into build/executed/, with timings
 run: setup
 	$(BIN)/python tests/run_notebooks.py build/executed
+
+# For maintainers: re-executes every notebook in place, so its stored
+# outputs are those of a real run on the pinned versions
+outputs: setup
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False \
+		$$(find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
