@@ -5,6 +5,7 @@ Every function here is shown, word for word, in a notebook cell tagged
 """
 import os
 import pickle
+import re
 import tempfile
 
 import numpy as np
@@ -149,12 +150,11 @@ def load_checkpoint(path, map_location=None):
             path, map_location=map_location, weights_only=True
         )
     except pickle.UnpicklingError as error:
-        refused = [
-            line.strip() for line in str(error).splitlines() if 'GLOBAL' in line
-        ]
+        # torch names what it refused as "GLOBAL module.name"
+        refused = re.findall(r'GLOBAL (\S+)', str(error))
         raise pickle.UnpicklingError(
-            f'{str(path)!r} was refused: loading it would call code that a '
-            f'checkpoint never needs ({" ".join(refused)})'
+            f'{str(path)!r} was refused: loading it would call '
+            f'{", ".join(refused) or "code"}, which a checkpoint never needs'
         ) from None
     except Exception as error:
         raise ValueError(

@@ -158,7 +158,9 @@ def test_a_file_that_would_run_code_is_refused_without_running_it(tmp_path, writ
         with open(path, 'wb') as file:
             pickle.dump(payload, file)
 
-    with pytest.raises(pickle.UnpicklingError, match=r"malicious\.pth' was refused: loading it would call code"):
+    # torch names the refused callable when it gets that far into the file
+    refused = r'posix\.mkdir' if write == 'torch.save' else 'code'
+    with pytest.raises(pickle.UnpicklingError, match=rf"malicious\.pth' was refused: loading it would call {refused}, which"):
         load_checkpoint(path)
     assert not marker.exists(), 'the file ran code while being loaded'
 
