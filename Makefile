@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.requirements-installed
+# The teachers' tools (nbgrader) on top: `make test` and `make student` need
+# them, `make lab` does not
+TEACHER_READY := $(VENV)/.teacher-requirements-installed
 
-.PHONY: setup lab test run outputs
+.PHONY: setup lab test run outputs student
 
 setup: $(READY)
 
@@ -14,12 +17,17 @@ $(READY): requirements.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	touch $@
 
+$(TEACHER_READY): $(READY) requirements-teacher.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-teacher.txt
+	touch $@
+
 # Opens JupyterLab at the course's root, on the first notebook
 lab: setup
 	$(BIN)/jupyter lab notebooks/01_rethinking_the_training_loop.ipynb
 
-# Unit tests, then every notebook re-executed under strict nbval
-test: setup
+# Unit tests, then every notebook re-executed under strict nbval, then the
+# exercises' student copies built and checked
+test: $(TEACHER_READY)
 	$(BIN)/python -m pytest
 
 # Executes every notebook headless into build/executed/, with timings
@@ -32,3 +40,7 @@ outputs: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False \
 		$$(find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+
+# The learners' copy of the course, exercise solutions removed, in build/student/
+student: $(TEACHER_READY)
+	$(BIN)/python tests/build_student_copies.py build/student

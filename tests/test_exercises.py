@@ -1,0 +1,236 @@
+"""The exercise notebooks are nbgrader assignments whose checks are real: the
+solutions pass them (nbval re-runs the notebooks), and the learners' copies,
+built with the solutions and hidden tests removed, fail every one of them."""
+import ast
+import json
+
+import nbformat
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+from nbclient import NotebookClient
+
+from notebook_cells import COURSE_ROOT
+
+EXERCISES = COURSE_ROOT / 'notebooks' / 'exercises'
+EXERCISE_NOTEBOOKS = sorted(EXERCISES.glob('*.ipynb'))
+SOLUTION = ('### BEGIN SOLUTION', '### END SOLUTION')
+HIDDEN_TESTS = ('### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS')
+MARKERS = ('BEGIN SOLUTION', 'END SOLUTION', 'BEGIN HIDDEN TESTS', 'END HIDDEN TESTS')
+by_name = pytest.mark.parametrize('notebook', EXERCISE_NOTEBOOKS, ids=lambda path: path.name)
+HELPER_NAMES = {
+    name
+    for node in ast.parse((COURSE_ROOT / 'helpers.py').read_text()).body
+    for name in ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else
+                 [target.id for target in node.targets] if isinstance(node, ast.Assign) else [])
+}
+
+
+def read(path):
+    return json.loads(path.read_text())
+
+
+def nbgrader_of(cell):
+    return cell['metadata'].get('nbgrader', {})
+
+
+def is_check(cell):
+    """An autograder cell: graded, code, and not the learner's to write."""
+    meta = nbgrader_of(cell)
+    return cell['cell_type'] == 'code' and meta.get('grade') and not meta.get('solution')
+
+
+def source_of(cell):
+    return ''.join(cell['source'])
+
+
+def split_regions(source, markers):
+    """(lines inside the marked regions, lines outside them)."""
+    begin, end = markers
+    inside, outside, in_region = [], [], False
+    for line in source.splitlines():
+        if begin in line:
+            in_region = True
+        elif end in line:
+            in_region = False
+        elif line.strip():
+            (inside if in_region else outside).append(line.strip())
+    return inside, outside
+
+
+def removed_lines(notebook, markers):
+    """The lines a learner must not see: those inside the marked regions,
+    and every line of a markdown answer, less any line the notebook also
+    shows outside them (a bare `)` is no secret)."""
+    inside, outside = [], []
+    for cell in notebook['cells']:
+        source = source_of(cell)
+        if markers == SOLUTION and cell['cell_type'] == 'markdown' and nbgrader_of(cell).get('solution'):
+            inside += [line.strip() for line in source.splitlines() if line.strip()]
+            continue
+        cell_inside, cell_outside = split_regions(source, markers)
+        inside += cell_inside
+        outside += cell_outside
+    return set(inside) - set(outside)
+
+
+def python_of(cell):
+    # What IPython runs: `%run -i ...` becomes a plain function call
+    return TransformerManager().transform_cell(source_of(cell))
+
+
+@pytest.fixture(scope='module')
+def nbgrader():
+    # A teachers' requirement: fail and say so, rather than skip in silence
+    try:
+        import nbgrader
+    except ModuleNotFoundError:
+        pytest.fail('nbgrader is not installed: the exercise tests need '
+                    'requirements-teacher.txt (make test installs it)')
+    return nbgrader
+
+
+@pytest.fixture(scope='module')
+def build_student_copies(nbgrader):
+    from build_student_copies import build_student_copies
+
+    return build_student_copies
+
+
+@pytest.fixture(scope='module')
+def student_folder(build_student_copies, tmp_path_factory):
+    folder = tmp_path_factory.mktemp('student')
+    build_student_copies(folder)
+    return folder
+
+
+def student_copy_of(notebook, student_folder):
+    return student_folder / notebook.relative_to(COURSE_ROOT)
+
+
+def test_there_are_at_least_seven_autograded_exercises():
+    assert EXERCISE_NOTEBOOKS, 'no exercise notebook under notebooks/exercises/'
+    checks = [cell for path in EXERCISE_NOTEBOOKS for cell in read(path)['cells'] if is_check(cell)]
+    assert len(checks) >= 7, f'{len(checks)} autograded cells; the course promises at least seven exercises'
+
+
+@by_name
+def test_the_nbgrader_metadata_is_valid(notebook, nbgrader):
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    MetadataValidator().validate_nb(nbformat.read(notebook, as_version=4))
+    for cell in read(notebook)['cells']:
+        source, meta = source_of(cell), nbgrader_of(cell)
+        if SOLUTION[0] in source:
+            assert meta.get('solution'), f'a solution region outside a solution cell:\n{source}'
+        if HIDDEN_TESTS[0] in source:
+            assert is_check(cell), f'hidden tests outside an autograder cell:\n{source}'
+        if is_check(cell):
+            assert meta['points'] > 0 and meta['locked'], f'{meta["grade_id"]}: give it points and lock it'
+            assert any(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(python_of(cell)))), (
+                f'{meta["grade_id"]} checks nothing: it has no assert')
+
+
+@by_name
+def test_exercises_write_no_stage_script_and_tag_no_helper(notebook):
+    for cell in read(notebook)['cells']:
+        assert '%%writefile' not in source_of(cell), 'stage scripts are written by the chapters only'
+        assert 'helpers' not in cell['metadata'].get('tags', []), 'helpers are shown in the chapters only'
+
+
+@by_name
+def test_what_learners_write_cannot_fall_back_on_helpers_py(notebook):
+    # A learner's `mini_batch` would be shadowed by an import of the
+    # course's, and its checks would pass whatever the learner wrote
+    for cell in read(notebook)['cells']:
+        if cell['cell_type'] == 'code' and nbgrader_of(cell).get('solution'):
+            defined = {
+                node.name for node in ast.walk(ast.parse(python_of(cell)))
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+            }
+            assert not defined & HELPER_NAMES, f'{sorted(defined & HELPER_NAMES)} are names of helpers.py'
+
+
+@by_name
+def test_the_solutions_passed_every_check_as_stored(notebook):
+    # nbval re-runs every cell and compares; this makes sure no check was
+    # excused from failing, and that each one ran when the outputs were stored
+    for cell in read(notebook)['cells']:
+        if is_check(cell):
+            grade_id = nbgrader_of(cell)['grade_id']
+            assert 'raises-exception' not in cell['metadata'].get('tags', []), grade_id
+            assert cell['execution_count'] is not None, f'{grade_id} was not run'
+            assert all(output['output_type'] != 'error' for output in cell['outputs']), grade_id
+
+
+@by_name
+def test_student_copies_hold_no_solution_no_hidden_test_and_no_output(notebook, student_folder):
+    source = read(notebook)
+    student = read(student_copy_of(notebook, student_folder))
+    student_lines = {line.strip() for cell in student['cells'] for line in source_of(cell).splitlines()}
+    student_text = ''.join(source_of(cell) for cell in student['cells'])
+
+    for marker in MARKERS:
+        assert marker not in student_text
+    for markers in (SOLUTION, HIDDEN_TESTS):
+        secret = removed_lines(source, markers)
+        assert secret, f'{notebook.name} has no {markers[0]} region'
+        assert not secret & student_lines, f'left in the student copy: {sorted(secret & student_lines)}'
+
+    assert [cell['id'] for cell in student['cells']] == [cell['id'] for cell in source['cells']]
+    for source_cell, student_cell in zip(source['cells'], student['cells']):
+        if student_cell['cell_type'] == 'code':
+            assert student_cell['outputs'] == [] and student_cell['execution_count'] is None
+        if is_check(source_cell):
+            # The visible checks are all there, and the learner cannot edit them
+            _, visible = split_regions(source_of(source_cell), HIDDEN_TESTS)
+            assert visible == split_regions(source_of(student_cell), HIDDEN_TESTS)[1]
+            assert student_cell['metadata']['editable'] is False
+
+
+@by_name
+def test_every_code_cell_of_the_student_copies_compiles(notebook, student_folder):
+    student = read(student_copy_of(notebook, student_folder))
+    for cell in student['cells']:
+        if cell['cell_type'] == 'code':
+            compile(python_of(cell), f'{notebook.name}, cell {cell["id"]}', 'exec')
+
+
+@by_name
+def test_the_student_copies_fail_every_check(notebook, student_folder):
+    path = student_copy_of(notebook, student_folder)
+    student = nbformat.read(path, as_version=4)
+    # In the copy's own folder: the student folder holds all it needs
+    NotebookClient(student, timeout=60, allow_errors=True,
+                   resources={'metadata': {'path': str(path.parent)}}).execute()
+
+    def errors(cell):
+        return [output for output in cell.get('outputs', []) if output.output_type == 'error']
+
+    first_answer = next(index for index, cell in enumerate(student.cells)
+                        if nbgrader_of(cell).get('solution'))
+    for cell in student.cells[:first_answer]:
+        assert not errors(cell), f'the set-up fails in the student copy: {errors(cell)}'
+
+    for cell in student.cells:
+        if is_check(cell):
+            grade_id = nbgrader_of(cell)['grade_id']
+            assert errors(cell), f'{grade_id} passes on an empty answer: it checks nothing'
+            for error in errors(cell):
+                assert error.ename != 'SyntaxError', f'{grade_id}: {error.evalue}'
+
+
+def test_the_build_refuses_a_folder_it_did_not_make(build_student_copies, tmp_path):
+    own_work = tmp_path / 'notes.txt'
+    own_work.write_text('not a student copy')
+    with pytest.raises(FileExistsError, match='refusing to overwrite'):
+        build_student_copies(tmp_path)
+    assert own_work.read_text() == 'not a student copy'
+
+
+def test_the_build_replaces_its_own_previous_copy(build_student_copies, tmp_path):
+    build_student_copies(tmp_path / 'student')
+    stale = tmp_path / 'student' / 'notebooks' / 'exercises' / 'renamed_since.ipynb'
+    stale.write_text('{}')
+    build_student_copies(tmp_path / 'student')
+    assert not stale.exists()
+    assert (tmp_path / 'student' / 'helpers.py').read_text() == (COURSE_ROOT / 'helpers.py').read_text()
