@@ -202,3 +202,57 @@ def plot_resumed_losses(before, after, resumed_at):
     axs[0].set_ylabel('Loss')
     fig.tight_layout()
     return fig
+
+
+def make_balanced_sampler(labels, generator=None):
+    # A sampler that draws every class equally often: each sample's weight
+    # is one over the size of its class, so all classes weigh the same
+    labels = torch.as_tensor(labels)
+    if labels.dim() != 1:
+        raise ValueError(
+            f'labels must be 1-D, one label per sample, but have shape '
+            f'{tuple(labels.shape)}: flatten them first, e.g. labels.view(-1)'
+        )
+    if len(labels) == 0:
+        raise ValueError('labels is empty: there is nothing to sample from')
+    if labels.is_floating_point() and torch.isnan(labels).any():
+        first = torch.isnan(labels).nonzero()[0].item()
+        raise ValueError(f'labels[{first}] is NaN: every sample needs a class')
+    _, class_of_sample, class_sizes = torch.unique(
+        labels, return_inverse=True, return_counts=True
+    )
+    sample_weights = 1.0 / class_sizes.double()[class_of_sample]
+    # With replacement, an epoch still has len(labels) draws: the few
+    # samples of a small class are drawn many times over
+    return torch.utils.data.WeightedRandomSampler(
+        weights=sample_weights,
+        num_samples=len(labels),
+        replacement=True,
+        generator=generator,
+    )
+
+
+def make_windows(series, window_size, horizon=1):
+    # Cuts a 1-D series into overlapping windows, one step apart: the
+    # features are `window_size` consecutive steps, the target is the step
+    # `horizon` steps after the window's last one
+    series = torch.as_tensor(series, dtype=torch.float32)
+    if series.dim() != 1:
+        raise ValueError(
+            f'the series must be 1-D, one value per time step, but has '
+            f'shape {tuple(series.shape)}'
+        )
+    if window_size < 1 or horizon < 1:
+        raise ValueError(
+            f'window_size and horizon must be at least 1, not '
+            f'{window_size} and {horizon}'
+        )
+    n_windows = len(series) - window_size - horizon + 1
+    if n_windows < 1:
+        raise ValueError(
+            f'a series of {len(series)} steps is too short for a window of '
+            f'{window_size} steps and a target {horizon} step(s) after it'
+        )
+    features = series.unfold(0, window_size, 1)[:n_windows]
+    targets = series[window_size + horizon - 1:].view(-1, 1)
+    return features, targets

@@ -1,0 +1,77 @@
+"""The chronological split (data preparation v7) keeps training and
+validation windows apart in time; the random split of windows (v6) does
+not. The series used here holds its own time steps as values, so the
+values in a window tell which steps it uses."""
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset, random_split
+
+from helpers import make_windows
+from test_stage_pipeline import run_stages
+
+N_STEPS = 500
+
+
+def prepared(stage):
+    namespace = dict(
+        np=np, torch=torch, DataLoader=DataLoader, TensorDataset=TensorDataset,
+        random_split=random_split, make_windows=make_windows,
+        series=np.arange(N_STEPS, dtype=float),
+    )
+    return run_stages(namespace, stage)
+
+
+def steps_used(data):
+    # Every step a window reads or predicts, over the whole dataset
+    features, targets = data[list(range(len(data)))]
+    return set(features.long().flatten().tolist()) | set(targets.long().flatten().tolist())
+
+
+def test_the_chronological_split_shares_no_time_step():
+    namespace = prepared('data_preparation/v7.py')
+    train_steps = steps_used(namespace['train_data'])
+    val_steps = steps_used(namespace['val_data'])
+    assert train_steps and val_steps
+    assert train_steps.isdisjoint(val_steps)
+    # ...and the training steps all come before the validation steps
+    assert max(train_steps) < min(val_steps)
+
+
+def test_the_random_split_of_windows_shares_time_steps():
+    # The same check catches the leak it is meant to catch
+    namespace = prepared('data_preparation/v6.py')
+    shared = steps_used(namespace['train_data']) & steps_used(namespace['val_data'])
+    assert len(shared) > N_STEPS // 2
+
+
+def test_the_chronological_validation_loader_keeps_time_order():
+    namespace = prepared('data_preparation/v7.py')
+    passes = [
+        torch.cat([y_batch.view(-1) for _, y_batch in namespace['val_loader']])
+        for _ in range(2)
+    ]
+    assert torch.equal(passes[0], passes[1])
+    assert torch.all(passes[0][1:] > passes[0][:-1])
+    assert len(passes[0]) == len(namespace['val_data'])
+
+
+def test_windows_hold_consecutive_steps_and_a_target_horizon_steps_later():
+    features, targets = make_windows(np.arange(10), window_size=3, horizon=2)
+    assert features.dtype == torch.float32 and features.shape == (6, 3)
+    assert targets.shape == (6, 1)
+    for window, target in zip(features.tolist(), targets.view(-1).tolist()):
+        assert window == [window[0], window[0] + 1, window[0] + 2]
+        assert target == window[-1] + 2
+    assert features[:, 0].tolist() == [0, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize('series, window_size, horizon, message', [
+    (np.zeros((10, 1)), 3, 1, r'must be 1-D, one value per time step, but has shape \(10, 1\)'),
+    (np.zeros(10), 0, 1, 'at least 1, not 0 and 1'),
+    (np.zeros(10), 3, 0, 'at least 1, not 3 and 0'),
+    (np.zeros(10), 8, 3, 'a series of 10 steps is too short for a window of 8 steps and a target 3'),
+], ids=['column', 'no window', 'no horizon', 'too short'])
+def test_unusable_series_are_refused_with_a_clear_error(series, window_size, horizon, message):
+    with pytest.raises(ValueError, match=message):
+        make_windows(series, window_size, horizon)
