@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.requirements-installed
 
-.PHONY: setup lab test run
+.PHONY: setup lab test run bench
 
 setup: $(READY)
 
@@ -25,3 +25,8 @@ test: setup
 # Executes every notebook headless into build/executed/, with timings
 run: setup
 	$(BIN)/python tests/run_notebooks.py build/executed
+
+# Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
+# chapter's mini-batch loop; prints a table and writes it to build/bench.md
+bench: setup
+	$(BIN)/python benchmarks/data_loading.py
