@@ -16,7 +16,7 @@ train_data, val_data = random_split(
 num_workers = 2
 # The workers need cores too: the main process's threads for the model
 # leave them theirs (on a 2-core machine, the model gets one thread)
-torch.set_num_threads(max(1, os.cpu_count() - num_workers))
+torch.set_num_threads(max(1, (os.cpu_count() or 1) - num_workers))
 
 train_loader = make_loader(train_data, batch_size=64, shuffle=True, num_workers=num_workers)
 val_loader = make_loader(val_data, batch_size=64, num_workers=num_workers)
