@@ -8,7 +8,7 @@ READY := $(VENV)/.requirements-installed
 # them, `make lab` does not
 TEACHER_READY := $(VENV)/.teacher-requirements-installed
 
-.PHONY: setup lab test run outputs student
+.PHONY: setup lab test run outputs student bench
 
 setup: $(READY)
 
@@ -44,3 +44,8 @@ outputs: setup
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY)
 	$(BIN)/python tests/build_student_copies.py build/student
+
+# Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
+# chapter's mini-batch loop; prints a table and writes it to build/bench.md
+bench: setup
+	$(BIN)/python benchmarks/data_loading.py

@@ -256,3 +256,32 @@ def make_windows(series, window_size, horizon=1):
     features = series.unfold(0, window_size, 1)[:n_windows]
     targets = series[window_size + horizon - 1:].view(-1, 1)
     return features, targets
+
+
+class TensorBatches:
+    # Mini-batches straight from tensors already in memory, without a
+    # DataLoader: each pass gathers the tensors once, in a fresh shuffled
+    # order, and hands out consecutive slices of them (views, not copies)
+    def __init__(self, *tensors, batch_size, shuffle=False, generator=None):
+        if not tensors or any(len(tensor) != len(tensors[0]) for tensor in tensors):
+            raise ValueError(
+                f'expected one or more tensors of the same length, got lengths '
+                f'{[len(tensor) for tensor in tensors]}'
+            )
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f'batch_size must be a positive whole number, not {batch_size!r}')
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self):
+        # The number of mini-batches, the last one possibly smaller
+        return -(-len(self.tensors[0]) // self.batch_size)
+
+    def __iter__(self):
+        tensors = self.tensors
+        if self.shuffle:
+            order = torch.randperm(len(tensors[0]), generator=self.generator)
+            tensors = [tensor[order] for tensor in tensors]
+        return zip(*(tensor.split(self.batch_size) for tensor in tensors))
