@@ -21,9 +21,11 @@ $(TEACHER_READY): $(READY) requirements-teacher.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-teacher.txt
 	touch $@
 
-# Opens JupyterLab at the course's root, on the first notebook
+# Opens JupyterLab at the course's root, on the first notebook; more
+# options through LAB_FLAGS, e.g. LAB_FLAGS='--no-browser --port 8890'
+LAB_FLAGS ?=
 lab: setup
-	$(BIN)/jupyter lab notebooks/01_rethinking_the_training_loop.ipynb
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/01_rethinking_the_training_loop.ipynb
 
 # Unit tests, then every notebook re-executed under strict nbval, then the
 # exercises' student copies built and checked
