@@ -1,4 +1,4 @@
-n_epochs = 3
+# n_epochs is set in the notebook: how many epochs are enough depends on the data
 
 losses = []
 val_losses = []
