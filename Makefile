@@ -29,23 +29,22 @@ lab: setup
 
 # Unit tests, then every notebook re-executed under strict nbval, then the
 # exercises' student copies built and checked
+# over every core (pytest-xdist); each file, a notebook too, stays whole on one
 test: $(TEACHER_READY)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses auto --dist loadfile
 
 # Executes every notebook headless into build/executed/, with timings
 run: setup
-	$(BIN)/python tests/run_notebooks.py build/executed
+	$(BIN)/python tools/run_notebooks.py build/executed
 
 # For maintainers: re-executes every notebook in place, so its stored
 # outputs are those of a real run on the pinned versions
 outputs: setup
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.record_timing=False \
-		$$(find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+	$(BIN)/python tools/run_notebooks.py --in-place
 
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY)
-	$(BIN)/python tests/build_student_copies.py build/student
+	$(BIN)/python tools/build_student_copies.py build/student
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md

@@ -1,5 +1,7 @@
 import sys
 from pathlib import Path
 
-# helpers.py lives at the course's root, beside the stage folders
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+COURSE = Path(__file__).resolve().parent.parent
+# helpers.py lives at the course's root, beside the stage folders; what the
+# tests share with the maintainer tools (tools/course.py) lives in tools/
+sys.path[:0] = [str(COURSE), str(COURSE / 'tools')]

@@ -7,16 +7,13 @@ import json
 import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
-from nbclient import NotebookClient
 
-from notebook_cells import COURSE_ROOT
+from course import COURSE_ROOT, EXERCISES, execute
 
-EXERCISES = COURSE_ROOT / 'notebooks' / 'exercises'
-EXERCISE_NOTEBOOKS = sorted(EXERCISES.glob('*.ipynb'))
 SOLUTION = ('### BEGIN SOLUTION', '### END SOLUTION')
 HIDDEN_TESTS = ('### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS')
 MARKERS = ('BEGIN SOLUTION', 'END SOLUTION', 'BEGIN HIDDEN TESTS', 'END HIDDEN TESTS')
-by_name = pytest.mark.parametrize('notebook', EXERCISE_NOTEBOOKS, ids=lambda path: path.name)
+by_name = pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
 HELPER_NAMES = {
     name
     for node in ast.parse((COURSE_ROOT / 'helpers.py').read_text()).body
@@ -108,8 +105,8 @@ def student_copy_of(notebook, student_folder):
 
 
 def test_there_are_at_least_seven_autograded_exercises():
-    assert EXERCISE_NOTEBOOKS, 'no exercise notebook under notebooks/exercises/'
-    checks = [cell for path in EXERCISE_NOTEBOOKS for cell in read(path)['cells'] if is_check(cell)]
+    assert EXERCISES, 'no exercise notebook under notebooks/exercises/'
+    checks = [cell for path in EXERCISES for cell in read(path)['cells'] if is_check(cell)]
     assert len(checks) >= 7, f'{len(checks)} autograded cells; the course promises at least seven exercises'
 
 
@@ -200,8 +197,7 @@ def test_the_student_copies_fail_every_check(notebook, student_folder):
     path = student_copy_of(notebook, student_folder)
     student = nbformat.read(path, as_version=4)
     # In the copy's own folder: the student folder holds all it needs
-    NotebookClient(student, timeout=60, allow_errors=True,
-                   resources={'metadata': {'path': str(path.parent)}}).execute()
+    execute(student, path.parent, timeout=60, allow_errors=True)
 
     def errors(cell):
         return [output for output in cell.get('outputs', []) if output.output_type == 'error']

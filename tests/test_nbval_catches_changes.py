@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from notebook_cells import COURSE_ROOT
+from course import COURSE_ROOT
 
 CHAPTER = COURSE_ROOT / 'notebooks' / '01_rethinking_the_training_loop.ipynb'
 SHOWN = 'first training point: [0.77127035] [2.47453822]'

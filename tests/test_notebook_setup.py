@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from notebook_cells import COURSE_ROOT, NOTEBOOKS, code_cells
+from course import COURSE_ROOT, NOTEBOOKS, code_cells
 
 SETUP = code_cells(NOTEBOOKS[0])[0][0]
 

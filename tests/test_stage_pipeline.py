@@ -11,7 +11,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import helpers
-from notebook_cells import COURSE_ROOT
+from course import COURSE_ROOT
 
 
 def run_stages(namespace, *scripts):

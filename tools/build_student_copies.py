@@ -2,7 +2,7 @@
 solutions, hidden tests and outputs removed by nbgrader's own preprocessors,
 beside everything else a learner needs to run them.
 
-    python tests/build_student_copies.py [OUT_FOLDER]    # default: build/student
+    python tools/build_student_copies.py [OUT_FOLDER]    # default: build/student
 
 No nbgrader course or database is involved: the preprocessors are applied to
 each notebook directly. Needs requirements-teacher.txt.
@@ -16,9 +16,7 @@ from nbgrader.preprocessors import (
     CheckCellMetadata, ClearHiddenTests, ClearOutput, ClearSolutions, LockCells,
 )
 
-from notebook_cells import COURSE_ROOT
-
-EXERCISES = COURSE_ROOT / 'notebooks' / 'exercises'
+from course import COURSE_ROOT, EXERCISES, NOTEBOOKS
 # What a learner needs beside the notebooks: the helpers, the data and the
 # chapter's stage scripts (some exercises run them), and the pinned versions
 COPIED_AS_IS = [
@@ -64,7 +62,7 @@ def build_student_copies(out_folder):
             )
         shutil.rmtree(out_folder)
     out_folder.mkdir(parents=True)
-    (out_folder / MARKER).write_text('Built by tests/build_student_copies.py; rebuilt on every run.\n')
+    (out_folder / MARKER).write_text('Built by tools/build_student_copies.py; rebuilt on every run.\n')
 
     for name in COPIED_AS_IS:
         source = COURSE_ROOT / name
@@ -74,12 +72,10 @@ def build_student_copies(out_folder):
             shutil.copy2(source, out_folder / name)
 
     written = []
-    for notebook_path in sorted((COURSE_ROOT / 'notebooks').rglob('*.ipynb')):
-        if '.ipynb_checkpoints' in notebook_path.parts:
-            continue
+    for notebook_path in NOTEBOOKS:
         target = out_folder / notebook_path.relative_to(COURSE_ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if EXERCISES in notebook_path.parents:
+        if notebook_path in EXERCISES:
             nbformat.write(student_copy(nbformat.read(notebook_path, as_version=4)), target)
         else:
             # The chapters hold no solutions: learners get them as they are

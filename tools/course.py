@@ -1,0 +1,66 @@
+"""What the course's tools and tests share, defined once: where the course
+is, which notebooks it has, how a notebook's cells are read, and how a
+notebook is executed."""
+import json
+import re
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+COURSE_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_FOLDER = COURSE_ROOT / 'notebooks'
+EXERCISES_FOLDER = NOTEBOOKS_FOLDER / 'exercises'
+
+
+def _notebooks_in(folder, pattern):
+    return sorted(path for path in folder.glob(pattern) if '.ipynb_checkpoints' not in path.parts)
+
+
+# The chapters, in course order (their names start with their number)
+CHAPTERS = _notebooks_in(NOTEBOOKS_FOLDER, '*.ipynb')
+# The exercise notebooks, in nbgrader's format (the teacher's version)
+EXERCISES = _notebooks_in(EXERCISES_FOLDER, '*.ipynb')
+# Every notebook of the course: each one is re-executed under strict nbval
+NOTEBOOKS = CHAPTERS + EXERCISES
+
+WRITEFILE = re.compile(r'%%writefile(?: -a)? (\S+)\n')
+
+
+def code_cells(notebook):
+    """(source, tags) of each code cell of a notebook file, in order."""
+    cells = json.loads(Path(notebook).read_text())['cells']
+    return [
+        (''.join(cell['source']), cell.get('metadata', {}).get('tags', []))
+        for cell in cells
+        if cell['cell_type'] == 'code'
+    ]
+
+
+def writefile_cells(notebook):
+    """(path, text written) for each %%writefile cell, in order."""
+    found = []
+    for source, _ in code_cells(notebook):
+        match = WRITEFILE.match(source)
+        if match:
+            # %%writefile writes the cell's body, plus the final
+            # newline that the notebook's JSON does not store
+            found.append((match.group(1), source[match.end():] + '\n'))
+    return found
+
+
+def execute(notebook, folder, timeout=600, allow_errors=False):
+    """Runs every cell of `notebook` (an nbformat notebook, changed in place)
+    in a fresh kernel started in `folder`, as JupyterLab starts it beside
+    the notebook's file. Without timing metadata, so that a re-run changes
+    no byte of a notebook whose outputs did not change."""
+    client = NotebookClient(
+        notebook, timeout=timeout, allow_errors=allow_errors, record_timing=False,
+        resources={'metadata': {'path': str(folder)}},
+    )
+    client.execute()
+    return notebook
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
