@@ -7,8 +7,10 @@ READY := $(VENV)/.requirements-installed
 # The teachers' tools (nbgrader) on top: `make test` and `make student` need
 # them, `make lab` does not
 TEACHER_READY := $(VENV)/.teacher-requirements-installed
+# What only the tests need (the linter), on top of both
+DEV_READY := $(VENV)/.dev-requirements-installed
 
-.PHONY: setup lab test run outputs student bench
+.PHONY: setup lab test lint run outputs student bench
 
 setup: $(READY)
 
@@ -21,17 +23,25 @@ $(TEACHER_READY): $(READY) requirements-teacher.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-teacher.txt
 	touch $@
 
+$(DEV_READY): $(TEACHER_READY) requirements-dev.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
 # Opens JupyterLab at the course's root, on the first notebook; more
 # options through LAB_FLAGS, e.g. LAB_FLAGS='--no-browser --port 8890'
 LAB_FLAGS ?=
 lab: setup
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/01_rethinking_the_training_loop.ipynb
 
-# Unit tests, then every notebook re-executed under strict nbval, then the
-# exercises' student copies built and checked
-# over every core (pytest-xdist); each file, a notebook too, stays whole on one
-test: $(TEACHER_READY)
+# The linter, then the unit tests, every notebook re-executed under strict
+# nbval and the exercises' student copies built and checked, over every core
+# (pytest-xdist); each file, a notebook too, stays whole on one core
+test: lint
 	$(BIN)/python -m pytest --numprocesses auto --dist loadfile
+
+# One line length and no unused code (settings in pyproject.toml)
+lint: $(DEV_READY)
+	$(BIN)/ruff check .
 
 # Executes every notebook headless into build/executed/, with timings
 run: setup

@@ -258,7 +258,8 @@ def main():
     for repeat in range(args.repeats):
         for kind, n_files, workers in configurations:
             print(f'run {repeat + 1}/{args.repeats}: {kind}, {n_files:,} files, {workers} workers', flush=True)
-            runs[kind, n_files, workers].append(measure_loading_in_fresh_process(kind, folders[n_files], workers, args.batch_size))
+            runs[kind, n_files, workers].append(
+                measure_loading_in_fresh_process(kind, folders[n_files], workers, args.batch_size))
     loading = {
         configuration: {
             'first_batch_s': min(run['first_batch_s'] for run in measured),

@@ -160,7 +160,8 @@ def test_a_file_that_would_run_code_is_refused_without_running_it(tmp_path, writ
 
     # torch names the refused callable when it gets that far into the file
     refused = r'posix\.mkdir' if write == 'torch.save' else 'code'
-    with pytest.raises(pickle.UnpicklingError, match=rf"malicious\.pth' was refused: loading it would call {refused}, which"):
+    message = rf"malicious\.pth' was refused: loading it would call {refused}, which"
+    with pytest.raises(pickle.UnpicklingError, match=message):
         load_checkpoint(path)
     assert not marker.exists(), 'the file ran code while being loaded'
 

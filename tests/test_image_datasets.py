@@ -77,7 +77,8 @@ def test_a_folder_without_labels_is_named(tmp_path, dataset_class):
 
 @pytest.mark.parametrize('text, message', [
     ('name,label\n000000.png,1\n', r"line 1: expected 'file,label', got 'name,label'"),
-    ('file,label\n000000.png,1\n000001.png,up\n', r"line 3: expected a file name and a label 0 or 1, got '000001.png,up'"),
+    ('file,label\n000000.png,1\n000001.png,up\n',
+     r"line 3: expected a file name and a label 0 or 1, got '000001.png,up'"),
     ('file,label\n000000.png\n', r"line 2: expected a file name and a label 0 or 1, got '000000.png'"),
     ('file,label\n', 'lists no image'),
     ('', r"line 1: expected 'file,label', got ''"),
