@@ -45,7 +45,7 @@ lint: $(DEV_READY)
 
 # Executes every notebook headless into build/executed/, with timings
 run: setup
-	$(BIN)/python tools/run_notebooks.py build/executed
+	$(BIN)/python tools/run_notebooks.py --out build/executed
 
 # For maintainers: re-executes every notebook in place, so its stored
 # outputs are those of a real run on the pinned versions

@@ -1,9 +1,11 @@
-"""Executes every course notebook in a fresh kernel, headless, and prints,
+"""Executes course notebooks in a fresh kernel each, headless, and prints,
 per notebook, whether it ran to the end and how many seconds it took.
 
-    python tools/run_notebooks.py [OUT_FOLDER]   # executed copies (make run: build/executed/)
-    python tools/run_notebooks.py --in-place     # regenerates the stored outputs (make outputs)
+    python tools/run_notebooks.py                      # every notebook, copies into build/executed/ (make run)
+    python tools/run_notebooks.py --in-place           # regenerates the stored outputs (make outputs)
+    python tools/run_notebooks.py --in-place NOTEBOOK  # one notebook's stored outputs
 """
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -14,9 +16,12 @@ from nbclient.exceptions import CellExecutionError
 from course import COURSE_ROOT, NOTEBOOKS, NOTEBOOKS_FOLDER, execute, read
 
 
-def main(out_folder=None):
+def run(paths, out_folder=None):
+    """Executes each notebook; writes it into `out_folder`, or, when that is
+    None, back in place (only after a run that reached the end: a partial
+    run's outputs are never stored). Returns the number that failed."""
     failed = 0
-    for path in NOTEBOOKS:
+    for path in paths:
         notebook = read(path)
         start = time.perf_counter()
         try:
@@ -29,7 +34,6 @@ def main(out_folder=None):
         seconds = time.perf_counter() - start
         relative = path.relative_to(NOTEBOOKS_FOLDER)
         if out_folder is None:
-            # In place only after a full run: a partial run's outputs are never stored
             if status == 'pass':
                 nbformat.write(notebook, path)
         else:
@@ -37,9 +41,23 @@ def main(out_folder=None):
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, target)
         print(f'{status}  {seconds:6.1f} s  {relative}', flush=True)
-    return 1 if failed else 0
+    return failed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('notebooks', nargs='*', type=Path, help='default: every course notebook')
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument('--out', type=Path, default=COURSE_ROOT / 'build' / 'executed',
+                       help='folder for the executed copies')
+    where.add_argument('--in-place', action='store_true', help='store the outputs in the notebooks themselves')
+    args = parser.parse_args()
+    paths = [path.resolve() for path in args.notebooks] or NOTEBOOKS
+    outside = [str(path) for path in paths if NOTEBOOKS_FOLDER not in path.parents or not path.is_file()]
+    if outside:
+        parser.error(f'not a notebook of the course (under {NOTEBOOKS_FOLDER}): {", ".join(outside)}')
+    return 1 if run(paths, None if args.in_place else args.out) else 0
 
 
 if __name__ == '__main__':
-    argument = sys.argv[1] if len(sys.argv) > 1 else str(COURSE_ROOT / 'build' / 'executed')
-    sys.exit(main(None if argument == '--in-place' else Path(argument)))
+    sys.exit(main())
