@@ -13,8 +13,10 @@ import torch
 
 
 def check_same_shape(yhat, y):
-    # MSELoss would silently broadcast a (16, 1) prediction against a (16,)
-    # target into a (16, 16) grid of errors: refuse it before any update
+    """Raises a ValueError, naming both shapes, unless the prediction and
+    the target have the same shape."""
+    # MSELoss only warns, then broadcasts a (16, 1) prediction against a
+    # (16,) target into a (16, 16) grid of errors: refuse it before any update
     if yhat.shape != y.shape:
         raise ValueError(
             f'prediction has shape {tuple(yhat.shape)} but the target has '
@@ -62,8 +64,8 @@ def make_val_step_fn(model, loss_fn):
 
 
 def resolve_device(device):
-    # Accepts 'cpu', 'cuda', 'cuda:1', 'mps' or a torch.device, and fails
-    # early, naming the device, when this machine does not have it
+    """The torch.device for 'cpu', 'cuda', 'cuda:1', 'mps' or a torch.device;
+    a RuntimeError, naming the device, when this machine does not have it."""
     device = torch.device(device)
     if device.type == 'cuda':
         if not torch.cuda.is_available():
@@ -85,6 +87,9 @@ def resolve_device(device):
 
 
 def mini_batch(device, data_loader, step_fn):
+    """Runs `step_fn` on every mini-batch of `data_loader`, each sent to
+    `device`, and returns the average of the losses it returned (each
+    mini-batch counts once, whatever its size)."""
     device = resolve_device(device)
     mini_batch_losses = []
     for x_batch, y_batch in data_loader:
@@ -104,6 +109,26 @@ def mini_batch(device, data_loader, step_fn):
     # The epoch's loss is the average of its mini-batch losses, as a plain
     # float (a NumPy scalar could not be loaded back with weights_only=True)
     return float(np.mean(mini_batch_losses))
+
+
+def mini_batch_weighted(device, data_loader, step_fn):
+    """Like mini_batch, but each mini-batch's loss counts once per point in
+    it: the mean loss over every point, whatever the batch sizes and order
+    (for a loss that averages over its mini-batch, like MSELoss)."""
+    device = resolve_device(device)
+    loss_sum, n_points = 0.0, 0
+    for x_batch, y_batch in data_loader:
+        loss = step_fn(x_batch.to(device), y_batch.to(device))
+        # The step returned the mini-batch's mean: times its size, its sum
+        loss_sum += loss * len(x_batch)
+        n_points += len(x_batch)
+
+    if n_points == 0:
+        raise ValueError(
+            'the data loader yielded no mini-batch: is its dataset empty, '
+            'or does drop_last=True discard the only, incomplete batch?'
+        )
+    return loss_sum / n_points
 
 
 CHECKPOINT_KEYS = (

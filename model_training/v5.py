@@ -3,7 +3,9 @@ n_epochs = 200
 losses = []
 val_losses = []
 
-for epoch in range(n_epochs):
+# Epochs are numbered from first_epoch on: 0 for a new model, the saved
+# epoch for a resumed one, so the logged steps continue instead of repeating
+for epoch in range(first_epoch, first_epoch + n_epochs):
     loss = mini_batch(device, train_loader, train_step_fn)
     losses.append(loss)
 

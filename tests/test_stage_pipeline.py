@@ -1,6 +1,6 @@
 """The final stage scripts, run as the chapter runs them, train the model
 and leave TensorBoard event files that read back as what was logged."""
-import runpy
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -11,14 +11,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import helpers
-from course import COURSE_ROOT
-
-
-def run_stages(namespace, *scripts):
-    # Like `%run -i`: each script sees and extends the same namespace
-    for script in scripts:
-        namespace.update(runpy.run_path(str(COURSE_ROOT / script), init_globals=namespace))
-    return namespace
+from course import run_stages
 
 
 @pytest.fixture(scope='module')
@@ -29,7 +22,7 @@ def trained(tmp_path_factory):
         namespace = dict(
             np=np, torch=torch, nn=nn, optim=optim, DataLoader=DataLoader,
             TensorDataset=TensorDataset, random_split=random_split,
-            SummaryWriter=SummaryWriter, make_train_step_fn=helpers.make_train_step_fn,
+            SummaryWriter=SummaryWriter, datetime=datetime, make_train_step_fn=helpers.make_train_step_fn,
             make_val_step_fn=helpers.make_val_step_fn, mini_batch=helpers.mini_batch,
         )
         run_stages(
@@ -54,7 +47,8 @@ def test_the_final_stages_learn_the_line(trained):
 @pytest.mark.parametrize('series, key', [('loss_training', 'losses'), ('loss_validation', 'val_losses')])
 def test_event_files_hold_every_logged_loss(trained, series, key):
     workdir, namespace = trained
-    [event_file] = (workdir / 'runs' / 'simple_linear_regression' / series).glob('events.out.tfevents.*')
+    [run_folder] = (workdir / 'runs' / 'simple_linear_regression').iterdir()
+    [event_file] = (run_folder / series).glob('events.out.tfevents.*')
     points = EventAccumulator(str(event_file)).Reload().Scalars('loss')
     assert [point.step for point in points] == list(range(200))
     np.testing.assert_allclose([point.value for point in points], namespace[key], rtol=1e-6)
@@ -62,6 +56,6 @@ def test_event_files_hold_every_logged_loss(trained, series, key):
 
 def test_the_model_graph_was_written(trained):
     workdir, _ = trained
-    [event_file] = (workdir / 'runs' / 'simple_linear_regression').glob('events.out.tfevents.*')
+    [event_file] = (workdir / 'runs' / 'simple_linear_regression').glob('*/events.out.tfevents.*')
     graph = EventAccumulator(str(event_file)).Reload().Graph()
     assert any('Linear' in node.name or 'linear' in node.op for node in graph.node)

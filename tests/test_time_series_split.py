@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
 from helpers import make_windows
-from test_stage_pipeline import run_stages
+from course import run_stages
 
 N_STEPS = 500
 

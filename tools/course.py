@@ -3,6 +3,7 @@ is, which notebooks it has, how a notebook's cells are read, and how a
 notebook is executed."""
 import json
 import re
+import runpy
 from pathlib import Path
 
 import nbformat
@@ -47,6 +48,23 @@ def writefile_cells(notebook):
             # newline that the notebook's JSON does not store
             found.append((match.group(1), source[match.end():] + '\n'))
     return found
+
+
+def cell_source(notebook, cell_id):
+    """The source of the cell with id `cell_id` in a notebook file, for the
+    tests that check what a cell does."""
+    for cell in json.loads(Path(notebook).read_text())['cells']:
+        if cell.get('id') == cell_id:
+            return ''.join(cell['source'])
+    raise KeyError(f'{Path(notebook).name} has no cell with id {cell_id!r}')
+
+
+def run_stages(namespace, *scripts):
+    """Runs stage scripts (paths relative to the course root) as `%run -i`
+    does: each one sees and extends the same namespace, which is returned."""
+    for script in scripts:
+        namespace.update(runpy.run_path(str(COURSE_ROOT / script), init_globals=namespace))
+    return namespace
 
 
 def execute(notebook, folder, timeout=600, allow_errors=False):
