@@ -99,3 +99,19 @@ def test_a_seeded_generator_repeats_the_draws_and_leaves_the_global_stream_alone
 def test_unusable_labels_are_refused_with_a_clear_error(labels, message):
     with pytest.raises(ValueError, match=message):
         make_balanced_sampler(labels)
+
+
+def test_listing_the_sampler_after_a_loader_epoch_gives_the_next_epoch():
+    # Notebook 03 lists the sampler after its loader ran one epoch: the
+    # listing is the second epoch's draws, not the first's
+    labels = torch.tensor([0] * 95 + [1] * 5)
+    generator = torch.Generator().manual_seed(42)
+    sampler = make_balanced_sampler(labels, generator=generator)
+    loader = DataLoader(TensorDataset(torch.arange(100)), batch_size=32, sampler=sampler, generator=generator)
+    first_epoch = torch.cat([batch for (batch,) in loader]).tolist()
+    listed = list(sampler)
+
+    generator.manual_seed(42)
+    assert torch.cat([batch for (batch,) in loader]).tolist() == first_epoch, 'the loader repeats when re-seeded'
+    assert listed != first_epoch
+    assert list(sampler) == listed, 'after the first epoch, the listing is the second'
