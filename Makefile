@@ -2,6 +2,12 @@
 # from requirements.txt (and made again when that file changes).
 PYTHON ?= python3
 VENV ?= .venv
+# TORCH=cpu installs PyTorch's CPU build first: on Linux, pip would otherwise
+# fetch the CUDA build, several GB, even on a machine without an NVIDIA GPU
+TORCH ?=
+ifneq ($(filter-out cpu,$(TORCH)),)
+$(error TORCH=$(TORCH): the one choice is TORCH=cpu; leave it out for pip's default build)
+endif
 BIN := $(VENV)/bin
 READY := $(VENV)/.requirements-installed
 # The teachers' tools (nbgrader) on top: `make test` and `make student` need
@@ -10,12 +16,20 @@ TEACHER_READY := $(VENV)/.teacher-requirements-installed
 # What only the tests need (the linter), on top of both
 DEV_READY := $(VENV)/.dev-requirements-installed
 
-.PHONY: setup lab test lint run outputs student bench
+.PHONY: help setup lab test lint run outputs student bench tensorboard
 
-setup: $(READY)
+# The first target: a bare `make` lists the commands
+help: ## lists these commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 20
+
+setup: $(READY) ## makes .venv and installs requirements.txt (TORCH=cpu: PyTorch's CPU build)
 
 $(READY): requirements.txt
 	$(PYTHON) -m venv $(VENV)
+ifeq ($(TORCH),cpu)
+	$(BIN)/python -m pip install --disable-pip-version-check $$(grep '^torch==' requirements.txt) \
+		--index-url https://download.pytorch.org/whl/cpu
+endif
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	touch $@
 
@@ -30,33 +44,37 @@ $(DEV_READY): $(TEACHER_READY) requirements-dev.txt
 # Opens JupyterLab at the course's root, on the first notebook; more
 # options through LAB_FLAGS, e.g. LAB_FLAGS='--no-browser --port 8890'
 LAB_FLAGS ?=
-lab: setup
+lab: setup ## opens the course in JupyterLab
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/01_rethinking_the_training_loop.ipynb
 
 # The linter, then the unit tests, every notebook re-executed under strict
 # nbval and the exercises' student copies built and checked, over every core
 # (pytest-xdist); each file, a notebook too, stays whole on one core
-test: lint
+test: lint ## runs every test (make lab's set-up, plus the teachers' and test tools)
 	$(BIN)/python -m pytest --numprocesses auto --dist loadfile
 
 # One line length and no unused code (settings in pyproject.toml)
-lint: $(DEV_READY)
+lint: $(DEV_READY) ## checks the code's style and unused code (ruff)
 	$(BIN)/ruff check .
 
 # Executes every notebook headless into build/executed/, with timings
-run: setup
+run: setup ## executes every notebook into build/executed/, with timings
 	$(BIN)/python tools/run_notebooks.py --out build/executed
 
 # For maintainers: re-executes every notebook in place, so its stored
 # outputs are those of a real run on the pinned versions
-outputs: setup
+outputs: setup ## re-executes every notebook in place (maintainers)
 	$(BIN)/python tools/run_notebooks.py --in-place
 
 # The learners' copy of the course, exercise solutions removed, in build/student/
-student: $(TEACHER_READY)
+student: $(TEACHER_READY) ## builds the learners' copy in build/student/
 	$(BIN)/python tools/build_student_copies.py build/student
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md
-bench: setup
+bench: setup ## times data loading; writes build/bench.md
 	$(BIN)/python benchmarks/data_loading.py
+
+# TensorBoard on the logs the notebooks write into runs/
+tensorboard: setup ## shows the TensorBoard logs of runs/
+	$(BIN)/tensorboard --logdir runs
