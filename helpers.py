@@ -25,7 +25,9 @@ def check_same_shape(yhat, y):
 
 
 def make_train_step_fn(model, loss_fn, optimizer):
-    # Builds a function that performs one step of the train loop
+    """Builds a function that performs one step of the train loop:
+    train_step_fn(x, y) updates the model's parameters once on a mini-batch
+    and returns its loss as a float."""
     def perform_train_step_fn(x, y):
         # Sets the model to TRAIN mode
         model.train()
@@ -48,7 +50,9 @@ def make_train_step_fn(model, loss_fn, optimizer):
 
 
 def make_val_step_fn(model, loss_fn):
-    # Builds a function that performs one step of the validation loop
+    """Builds a function that performs one step of the validation loop:
+    val_step_fn(x, y) returns the model's loss on a mini-batch as a float,
+    in eval mode, without updating anything."""
     def perform_val_step_fn(x, y):
         # Sets the model to EVAL mode
         model.eval()
@@ -137,6 +141,8 @@ CHECKPOINT_KEYS = (
 
 
 def check_checkpoint(checkpoint, where):
+    """Raises a ValueError, starting with `where`, unless `checkpoint` is a
+    dict holding every key of CHECKPOINT_KEYS."""
     # Resuming needs every one of these keys: fail now, not at load time
     if not isinstance(checkpoint, dict):
         raise ValueError(
@@ -148,6 +154,8 @@ def check_checkpoint(checkpoint, where):
 
 
 def save_checkpoint(path, checkpoint):
+    """Saves a checkpoint dict to `path` atomically: the file is either the
+    previous checkpoint or the new one, never half of each."""
     check_checkpoint(checkpoint, f'saving {str(path)!r}')
     # Writes to a temporary file in the same folder, then renames it over
     # `path`: a crash mid-write leaves the previous checkpoint untouched
@@ -166,6 +174,8 @@ def save_checkpoint(path, checkpoint):
 
 
 def load_checkpoint(path, map_location=None):
+    """Loads a checkpoint saved by save_checkpoint, with weights_only=True;
+    a clear error for a missing, broken or suspicious file."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'no checkpoint file at {str(path)!r}')
     try:
@@ -191,6 +201,8 @@ def load_checkpoint(path, map_location=None):
 
 
 def plot_losses(losses, val_losses=None):
+    """A figure of the training (and validation) loss per epoch, on a log
+    scale."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4))
@@ -207,8 +219,9 @@ def plot_losses(losses, val_losses=None):
 
 
 def plot_resumed_losses(before, after, resumed_at):
-    # `before` and `after` are (losses, val_losses) pairs; the epochs after
-    # the checkpoint are numbered from `resumed_at` on
+    """Two panels of losses, before a checkpoint and after resuming from it.
+    `before` and `after` are (losses, val_losses) pairs; the epochs after
+    the checkpoint are numbered from `resumed_at` on."""
     import matplotlib.pyplot as plt
 
     fig, axs = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
@@ -230,8 +243,10 @@ def plot_resumed_losses(before, after, resumed_at):
 
 
 def make_balanced_sampler(labels, generator=None):
-    # A sampler that draws every class equally often: each sample's weight
-    # is one over the size of its class, so all classes weigh the same
+    """A WeightedRandomSampler that draws every class of `labels` (1-D, one
+    label per sample) equally often, len(labels) draws per epoch."""
+    # Each sample's weight is one over the size of its class, so all
+    # classes weigh the same
     labels = torch.as_tensor(labels)
     if labels.dim() != 1:
         raise ValueError(
@@ -258,9 +273,9 @@ def make_balanced_sampler(labels, generator=None):
 
 
 def make_windows(series, window_size, horizon=1):
-    # Cuts a 1-D series into overlapping windows, one step apart: the
-    # features are `window_size` consecutive steps, the target is the step
-    # `horizon` steps after the window's last one
+    """Cuts a 1-D series into overlapping windows, one step apart, and
+    returns (features, targets): the features are `window_size` consecutive
+    steps, the target is the step `horizon` steps after the window's last."""
     series = torch.as_tensor(series, dtype=torch.float32)
     if series.dim() != 1:
         raise ValueError(
@@ -284,9 +299,9 @@ def make_windows(series, window_size, horizon=1):
 
 
 class TensorBatches:
-    # Mini-batches straight from tensors already in memory, without a
-    # DataLoader: each pass gathers the tensors once, in a fresh shuffled
-    # order, and hands out consecutive slices of them (views, not copies)
+    """Mini-batches straight from tensors already in memory, without a
+    DataLoader: each pass gathers the tensors once, in a fresh shuffled
+    order, and hands out consecutive slices of them (views, not copies)."""
     def __init__(self, *tensors, batch_size, shuffle=False, generator=None):
         if not tensors or any(len(tensor) != len(tensors[0]) for tensor in tensors):
             raise ValueError(

@@ -231,3 +231,17 @@ def test_the_prose_quotes_no_timing(notebook):
         if cell.cell_type == 'markdown':
             found = TIMING.search(cell.source)
             assert not found, f'{notebook.name} quotes a time: {found.group()!r} in\n{cell.source}'
+
+
+def test_the_loss_curves_read_as_the_text_says(workdir):
+    """'Both losses drop fast for the first 40 epochs or so, then flatten out'
+    and 'from the third epoch on, the validation loss stays a little above
+    the training loss ... in the first two epochs it is below'."""
+    session = new_session(*FRESH_START, 'model_configuration/v2.py', 'model_training/v4.py')
+    losses, val_losses = np.array(session['losses']), np.array(session['val_losses'])
+    for curve in (losses, val_losses):
+        assert curve[40] < curve[0] / 5, 'a fast drop over the first 40 epochs'
+        assert curve[40] < 1.1 * curve[-1], 'flat after epoch 40'
+    assert (val_losses[:2] < losses[:2]).all()
+    assert (val_losses[2:] > losses[2:]).all()
+    assert (val_losses[2:] < 1.5 * losses[2:]).all(), 'a little above'

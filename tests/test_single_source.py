@@ -42,3 +42,11 @@ def test_helpers_cells_equal_helpers_py():
 def test_every_helper_is_shown_in_a_notebook():
     hidden = sorted(set(HELPERS) - set(shown_in_notebooks()))
     assert not hidden, f'helpers.py defines {hidden}, which no `helpers` cell shows'
+
+
+def test_every_helper_has_a_docstring():
+    # Shift-Tab in Jupyter and help() show it to learners
+    tree = ast.parse((COURSE_ROOT / 'helpers.py').read_text())
+    undocumented = [node.name for node in tree.body
+                    if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not ast.get_docstring(node)]
+    assert not undocumented, f'helpers.py: {undocumented} have no docstring'
