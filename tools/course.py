@@ -3,6 +3,7 @@ is, which notebooks it has, how a notebook's cells are read, and how a
 notebook is executed."""
 import json
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -23,6 +24,14 @@ CHAPTERS = _notebooks_in(NOTEBOOKS_FOLDER, '*.ipynb')
 EXERCISES = _notebooks_in(EXERCISES_FOLDER, '*.ipynb')
 # Every notebook of the course: each one is re-executed under strict nbval
 NOTEBOOKS = CHAPTERS + EXERCISES
+# What a learner needs beside the notebooks, in the student copy and in every
+# nbgrader assignment: the helpers, the data scripts, the chapters' stage
+# scripts (some exercises run them), the benchmark that notebook 02 imports,
+# and the pinned versions
+LEARNER_FILES = [
+    'helpers.py', 'requirements.txt', 'data_generation', 'data_preparation',
+    'model_configuration', 'model_training', 'benchmarks',
+]
 
 WRITEFILE = re.compile(r'%%writefile(?: -a)? (\S+)\n')
 
@@ -63,4 +72,15 @@ def execute(notebook, folder, timeout=600, allow_errors=False):
 
 
 def read(path):
+    """A notebook file as an nbformat notebook (version 4)."""
     return nbformat.read(path, as_version=4)
+
+
+def copy_learner_files(folder):
+    """Copies LEARNER_FILES from the course into `folder`, without caches."""
+    for name in LEARNER_FILES:
+        source = COURSE_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, Path(folder) / name, ignore=shutil.ignore_patterns('__pycache__'))
+        else:
+            shutil.copy2(source, Path(folder) / name)
