@@ -4,13 +4,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.requirements-installed
-# The teachers' tools (nbgrader) on top: `make test` and `make student` need
-# them, `make lab` does not
+# The teachers' tools (nbgrader): `make student` needs them alone, `make
+# release`, `make grade` and `make test` beside requirements.txt, `make lab`
+# not at all
 TEACHER_READY := $(VENV)/.teacher-requirements-installed
 # What only the tests need (the linter), on top of both
 DEV_READY := $(VENV)/.dev-requirements-installed
 
-.PHONY: setup lab test lint run outputs student bench
+.PHONY: setup lab test lint run outputs student release grade bench
 
 setup: $(READY)
 
@@ -19,11 +20,12 @@ $(READY): requirements.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(TEACHER_READY): $(READY) requirements-teacher.txt
+$(TEACHER_READY): requirements-teacher.txt
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-teacher.txt
 	touch $@
 
-$(DEV_READY): $(TEACHER_READY) requirements-dev.txt
+$(DEV_READY): $(READY) $(TEACHER_READY) requirements-dev.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -55,6 +57,16 @@ outputs: setup
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY)
 	$(BIN)/python tools/build_student_copies.py build/student
+
+# The nbgrader course in build/course/ (settings in nbgrader_config.py): one
+# assignment per exercise notebook, source/ and its release/ versions
+release: $(READY) $(TEACHER_READY)
+	$(BIN)/python tools/grading.py release
+
+# Autogrades every submission in build/course/submitted/<student>/<assignment>/,
+# writes build/course/feedback/ and the grade table build/course/grades.csv
+grade: $(READY) $(TEACHER_READY)
+	$(BIN)/python tools/grading.py grade
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md
