@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from course import COURSE_ROOT, EXERCISES
+from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of
 
 SOLUTION = ('### BEGIN SOLUTION', '### END SOLUTION')
 HIDDEN_TESTS = ('### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS')
@@ -25,16 +25,6 @@ HELPER_NAMES = {
 
 def read(path):
     return json.loads(path.read_text())
-
-
-def nbgrader_of(cell):
-    return cell['metadata'].get('nbgrader', {})
-
-
-def is_check(cell):
-    """An autograder cell: graded, code, and not the learner's to write."""
-    meta = nbgrader_of(cell)
-    return cell['cell_type'] == 'code' and meta.get('grade') and not meta.get('solution')
 
 
 def source_of(cell):

@@ -12,20 +12,11 @@ import runpy
 import nbformat
 import pytest
 
-from course import COURSE_ROOT, EXERCISES, read
+from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, read
 
 SOLUTION_MARKERS = ('### BEGIN SOLUTION', '### END SOLUTION')
 WRONG_ANSWERS_FOLDER = COURSE_ROOT / 'tests' / 'wrong_answers'
 STUDENTS = ('model_answers', 'empty_answers', 'wrong_answers')
-
-
-def nbgrader_of(cell):
-    return cell.metadata.get('nbgrader', {})
-
-
-def is_check(cell):
-    """An autograder cell: graded code that is not the learner's to write."""
-    return cell.cell_type == 'code' and nbgrader_of(cell).get('grade') and not nbgrader_of(cell).get('solution')
 
 
 def wrong_answers(exercise_notebook):
@@ -41,12 +32,13 @@ def model_answer(cell):
     return '\n'.join(line for line in cell.source.splitlines() if line.strip() not in SOLUTION_MARKERS)
 
 
-def submission(release_notebook, teacher_notebook, student):
-    """The release version of a notebook, answered as `student` answers."""
+def submission(release_notebook, exercise_notebook, student):
+    """The release version of an exercise notebook, answered as `student`
+    answers (model_answers, empty_answers or wrong_answers)."""
     answers = {nbgrader_of(cell)['grade_id']: model_answer(cell)
-               for cell in teacher_notebook.cells if nbgrader_of(cell).get('solution')}
+               for cell in read(exercise_notebook).cells if nbgrader_of(cell).get('solution')}
     if student == 'wrong_answers':
-        answers.update(wrong_answers(teacher_notebook.path))
+        answers.update(wrong_answers(exercise_notebook))
     if student != 'empty_answers':
         for cell in release_notebook.cells:
             grade_id = nbgrader_of(cell).get('grade_id')
@@ -64,13 +56,11 @@ def graded_course(tmp_path_factory):
     course = tmp_path_factory.mktemp('course')
     assert release(course) == [assignment_name(notebook) for notebook in EXERCISES]
     for notebook in EXERCISES:
-        teacher = read(notebook)
-        teacher.path = notebook
         for student in STUDENTS:
             handed_in = course / 'submitted' / student / notebook.stem / notebook.name
             handed_in.parent.mkdir(parents=True)
             released = read(course / 'release' / notebook.stem / notebook.name)
-            nbformat.write(submission(released, teacher, student), handed_in)
+            nbformat.write(submission(released, notebook, student), handed_in)
     grades = grade(course)
     assert grades == course / 'grades.csv'
     return course
@@ -84,6 +74,7 @@ def points(notebook, autograded_only):
 
 
 def grade_table(course):
+    """grades.csv as {(assignment, student): its row}."""
     with open(course / 'grades.csv', newline='') as file:
         return {(row['assignment'], row['student_id']): row for row in csv.DictReader(file)}
 

@@ -10,19 +10,11 @@ import ast
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from course import COURSE_ROOT, EXERCISES, NOTEBOOKS, execute, read
-
-
-def nbgrader_of(cell):
-    return cell.metadata.get('nbgrader', {})
-
-
-def is_check(cell):
-    """An autograder cell: graded code that is not the learner's to write."""
-    return cell.cell_type == 'code' and nbgrader_of(cell).get('grade') and not nbgrader_of(cell).get('solution')
+from course import COURSE_ROOT, EXERCISES, NOTEBOOKS, execute, is_check, nbgrader_of, read
 
 
 def errors(cell):
+    """The error outputs of an executed code cell."""
     return [output for output in cell.get('outputs', []) if output.output_type == 'error']
 
 
@@ -47,6 +39,7 @@ def student_folder(tmp_path_factory):
 
 
 def run_student_copy(notebook, student_folder):
+    """Executes the student copy of a course notebook, errors allowed."""
     path = student_folder / notebook.relative_to(COURSE_ROOT)
     return execute(read(path), path.parent, timeout=120, allow_errors=True)
 

@@ -36,6 +36,18 @@ LEARNER_FILES = [
 WRITEFILE = re.compile(r'%%writefile(?: -a)? (\S+)\n')
 
 
+def nbgrader_of(cell):
+    """A cell's nbgrader metadata: {} for a cell nbgrader neither grades nor locks."""
+    return cell['metadata'].get('nbgrader', {})
+
+
+def is_check(cell):
+    """An autograder cell of an exercise notebook: graded code that is not
+    the learner's to write."""
+    meta = nbgrader_of(cell)
+    return cell['cell_type'] == 'code' and bool(meta.get('grade')) and not meta.get('solution')
+
+
 def code_cells(notebook):
     """(source, tags) of each code cell of a notebook file, in order."""
     cells = json.loads(Path(notebook).read_text())['cells']
