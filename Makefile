@@ -10,13 +10,14 @@ $(error TORCH=$(TORCH): the one choice is TORCH=cpu; leave it out for pip's defa
 endif
 BIN := $(VENV)/bin
 READY := $(VENV)/.requirements-installed
-# The teachers' tools (nbgrader) on top: `make test` and `make student` need
-# them, `make lab` does not
+# The teachers' tools (nbgrader): `make student` needs them alone, `make
+# release`, `make grade` and `make test` beside requirements.txt, `make lab`
+# not at all
 TEACHER_READY := $(VENV)/.teacher-requirements-installed
 # What only the tests need (the linter), on top of both
 DEV_READY := $(VENV)/.dev-requirements-installed
 
-.PHONY: help setup lab test lint run outputs student bench tensorboard
+.PHONY: help setup lab test lint run outputs student release grade bench tensorboard
 
 # The first target: a bare `make` lists the commands
 help: ## lists these commands
@@ -33,11 +34,12 @@ endif
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(TEACHER_READY): $(READY) requirements-teacher.txt
+$(TEACHER_READY): requirements-teacher.txt
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-teacher.txt
 	touch $@
 
-$(DEV_READY): $(TEACHER_READY) requirements-dev.txt
+$(DEV_READY): $(READY) $(TEACHER_READY) requirements-dev.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -69,6 +71,16 @@ outputs: setup ## re-executes every notebook in place (maintainers)
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY) ## builds the learners' copy in build/student/
 	$(BIN)/python tools/build_student_copies.py build/student
+
+# The nbgrader course in build/course/ (settings in nbgrader_config.py): one
+# assignment per exercise notebook, source/ and its release/ versions
+release: $(READY) $(TEACHER_READY) ## builds the nbgrader course in build/course/ (release/)
+	$(BIN)/python tools/grading.py release
+
+# Autogrades every submission in build/course/submitted/<student>/<assignment>/,
+# writes build/course/feedback/ and the grade table build/course/grades.csv
+grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/: grades.csv, feedback
+	$(BIN)/python tools/grading.py grade
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md

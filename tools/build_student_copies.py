@@ -16,13 +16,8 @@ from nbgrader.preprocessors import (
     CheckCellMetadata, ClearHiddenTests, ClearOutput, ClearSolutions, LockCells,
 )
 
-from course import COURSE_ROOT, EXERCISES, NOTEBOOKS
-# What a learner needs beside the notebooks: the helpers, the data and the
-# chapter's stage scripts (some exercises run them), and the pinned versions
-COPIED_AS_IS = [
-    'helpers.py', 'requirements.txt', 'data_generation',
-    'data_preparation', 'model_configuration', 'model_training',
-]
+from course import COURSE_ROOT, EXERCISES, NOTEBOOKS, copy_learner_files
+
 # Marks a folder as made by this script, so that only such a folder is ever
 # deleted when the copy is built again
 MARKER = '.student-copy'
@@ -53,6 +48,8 @@ def student_copy(notebook):
 
 
 def build_student_copies(out_folder):
+    """Writes the learners' copy of the course into `out_folder` (replacing a
+    copy this function made before) and returns the notebooks it wrote."""
     out_folder = Path(out_folder)
     if out_folder.exists():
         if not (out_folder / MARKER).is_file() and any(out_folder.iterdir()):
@@ -64,12 +61,7 @@ def build_student_copies(out_folder):
     out_folder.mkdir(parents=True)
     (out_folder / MARKER).write_text('Built by tools/build_student_copies.py; rebuilt on every run.\n')
 
-    for name in COPIED_AS_IS:
-        source = COURSE_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, out_folder / name, ignore=shutil.ignore_patterns('__pycache__'))
-        else:
-            shutil.copy2(source, out_folder / name)
+    copy_learner_files(out_folder)
 
     written = []
     for notebook_path in NOTEBOOKS:

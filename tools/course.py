@@ -4,6 +4,7 @@ notebook is executed."""
 import json
 import re
 import runpy
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -24,8 +25,28 @@ CHAPTERS = _notebooks_in(NOTEBOOKS_FOLDER, '*.ipynb')
 EXERCISES = _notebooks_in(EXERCISES_FOLDER, '*.ipynb')
 # Every notebook of the course: each one is re-executed under strict nbval
 NOTEBOOKS = CHAPTERS + EXERCISES
+# What a learner needs beside the notebooks, in the student copy and in every
+# nbgrader assignment: the helpers, the data scripts, the chapters' stage
+# scripts (some exercises run them), the benchmark that notebook 02 imports,
+# and the pinned versions
+LEARNER_FILES = [
+    'helpers.py', 'requirements.txt', 'data_generation', 'data_preparation',
+    'model_configuration', 'model_training', 'benchmarks',
+]
 
 WRITEFILE = re.compile(r'%%writefile(?: -a)? (\S+)\n')
+
+
+def nbgrader_of(cell):
+    """A cell's nbgrader metadata: {} for a cell nbgrader neither grades nor locks."""
+    return cell['metadata'].get('nbgrader', {})
+
+
+def is_check(cell):
+    """An autograder cell of an exercise notebook: graded code that is not
+    the learner's to write."""
+    meta = nbgrader_of(cell)
+    return cell['cell_type'] == 'code' and bool(meta.get('grade')) and not meta.get('solution')
 
 
 def code_cells(notebook):
@@ -81,4 +102,15 @@ def execute(notebook, folder, timeout=600, allow_errors=False):
 
 
 def read(path):
+    """A notebook file as an nbformat notebook (version 4)."""
     return nbformat.read(path, as_version=4)
+
+
+def copy_learner_files(folder):
+    """Copies LEARNER_FILES from the course into `folder`, without caches."""
+    for name in LEARNER_FILES:
+        source = COURSE_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, Path(folder) / name, ignore=shutil.ignore_patterns('__pycache__'))
+        else:
+            shutil.copy2(source, Path(folder) / name)

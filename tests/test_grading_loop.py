@@ -1,0 +1,174 @@
+"""The grading loop end to end, as a teacher runs it in a term: `make
+release`'s and `make grade`'s own functions (tools/grading.py) on a course
+folder of their own, with three simulated students handing in every
+assignment: the model answers, the empty release version, and plausible
+wrong answers (tests/wrong_answers/). The expected scores come from the
+notebooks' points."""
+import csv
+import html
+import re
+import runpy
+
+import nbformat
+import pytest
+
+from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, read
+
+SOLUTION_MARKERS = ('### BEGIN SOLUTION', '### END SOLUTION')
+WRONG_ANSWERS_FOLDER = COURSE_ROOT / 'tests' / 'wrong_answers'
+STUDENTS = ('model_answers', 'empty_answers', 'wrong_answers')
+
+
+def wrong_answers(exercise_notebook):
+    """{grade_id of a solution cell: a plausible wrong answer's code} for one
+    exercise notebook, from tests/wrong_answers/<notebook's stem>.py."""
+    path = WRONG_ANSWERS_FOLDER / f'{exercise_notebook.stem}.py'
+    return runpy.run_path(str(path))['WRONG_ANSWERS']
+
+
+def model_answer(cell):
+    """A solution cell of the teacher's version as a learner who got it right
+    would hand it in: the model answer without nbgrader's markers."""
+    return '\n'.join(line for line in cell.source.splitlines() if line.strip() not in SOLUTION_MARKERS)
+
+
+def submission(release_notebook, exercise_notebook, student):
+    """The release version of an exercise notebook, answered as `student`
+    answers (model_answers, empty_answers or wrong_answers)."""
+    answers = {nbgrader_of(cell)['grade_id']: model_answer(cell)
+               for cell in read(exercise_notebook).cells if nbgrader_of(cell).get('solution')}
+    if student == 'wrong_answers':
+        answers.update(wrong_answers(exercise_notebook))
+    if student != 'empty_answers':
+        for cell in release_notebook.cells:
+            grade_id = nbgrader_of(cell).get('grade_id')
+            if nbgrader_of(cell).get('solution'):
+                cell.source = answers[grade_id]
+    return release_notebook
+
+
+@pytest.fixture(scope='module')
+def graded_course(tmp_path_factory):
+    """A course folder released, handed in by the three students, and graded,
+    with the grading tool's own functions."""
+    from grading import assignment_name, grade, release
+
+    course = tmp_path_factory.mktemp('course')
+    assert release(course) == [assignment_name(notebook) for notebook in EXERCISES]
+    for notebook in EXERCISES:
+        for student in STUDENTS:
+            handed_in = course / 'submitted' / student / notebook.stem / notebook.name
+            handed_in.parent.mkdir(parents=True)
+            released = read(course / 'release' / notebook.stem / notebook.name)
+            nbformat.write(submission(released, notebook, student), handed_in)
+    grades = grade(course)
+    assert grades == course / 'grades.csv'
+    return course
+
+
+def points(notebook, autograded_only):
+    """The points of a notebook's graded cells: all of them, or those of
+    the autograder cells only (not the answers graded by hand)."""
+    return sum(nbgrader_of(cell)['points'] for cell in read(notebook).cells
+               if nbgrader_of(cell).get('grade') and (is_check(cell) or not autograded_only))
+
+
+def grade_table(course):
+    """grades.csv as {(assignment, student): its row}."""
+    with open(course / 'grades.csv', newline='') as file:
+        return {(row['assignment'], row['student_id']): row for row in csv.DictReader(file)}
+
+
+by_name = pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
+
+
+@by_name
+def test_every_exercise_has_a_wrong_answer_that_runs_and_its_own(notebook):
+    # Each autograder cell follows at least one answer that has a wrong
+    # version: a check failing only because an earlier exercise's wrong
+    # answer broke it would not count
+    answers = wrong_answers(notebook)
+    solution_ids = {nbgrader_of(cell)['grade_id'] for cell in read(notebook).cells if nbgrader_of(cell).get('solution')}
+    assert set(answers) <= solution_ids, f'not solution cells of {notebook.name}: {sorted(set(answers) - solution_ids)}'
+    answered_since_last_check = False
+    for cell in read(notebook).cells:
+        if nbgrader_of(cell).get('grade_id') in answers:
+            answered_since_last_check = True
+        if is_check(cell):
+            assert answered_since_last_check, f'{nbgrader_of(cell)["grade_id"]}: no wrong answer before it'
+            answered_since_last_check = False
+
+
+@by_name
+def test_the_grade_table_gives_each_student_the_expected_score(notebook, graded_course):
+    table = grade_table(graded_course)
+    assert len(table) == len(EXERCISES) * len(STUDENTS)
+    expected = {
+        # Everything but the answers graded by hand, which wait for the teacher
+        'model_answers': points(notebook, autograded_only=True),
+        'empty_answers': 0,
+        'wrong_answers': 0,
+    }
+    assert 0 < expected['model_answers'] < points(notebook, autograded_only=False)
+    for student, score in expected.items():
+        row = table[(notebook.stem, student)]
+        assert float(row['score']) == score, f'{student}: {row["score"]} of {row["max_score"]}, expected {score}'
+        assert float(row['max_score']) == points(notebook, autograded_only=False)
+
+
+@by_name
+def test_each_wrong_answer_loses_its_exercise_points_and_each_model_answer_earns_them(notebook, graded_course):
+    from nbgrader.api import Gradebook
+
+    checks = [nbgrader_of(cell) for cell in read(notebook).cells if is_check(cell)]
+    with Gradebook(f'sqlite:///{graded_course / "gradebook.db"}') as gradebook:
+        def score(check, student):
+            return gradebook.find_grade(check['grade_id'], notebook.stem, notebook.stem, student).score
+
+        for check in checks:
+            assert score(check, 'model_answers') == check['points'], check['grade_id']
+            assert score(check, 'wrong_answers') == 0, f'{check["grade_id"]} passes a wrong answer'
+            assert score(check, 'empty_answers') == 0, f'{check["grade_id"]} passes an empty answer'
+
+    # The wrong answers are code that runs: only the checks fail on them
+    autograded = read(graded_course / 'autograded' / 'wrong_answers' / notebook.stem / notebook.name)
+    for cell in autograded.cells:
+        if nbgrader_of(cell).get('grade_id') in wrong_answers(notebook):
+            errors = [output for output in cell.outputs if output.output_type == 'error']
+            assert not errors, f'the wrong answer {nbgrader_of(cell)["grade_id"]} does not even run: {errors}'
+
+
+def text_of(html_file):
+    """What a browser shows of an HTML file, roughly: no tags, no entities."""
+    return html.unescape(re.sub(r'<[^>]+>', '', html_file.read_text()))
+
+
+def hidden_test_lines(notebook):
+    """The lines of the hidden tests that appear nowhere else in the notebook."""
+    hidden, shown = set(), set()
+    for cell in read(notebook).cells:
+        in_hidden = False
+        for line in cell.source.splitlines():
+            if 'BEGIN HIDDEN TESTS' in line:
+                in_hidden = True
+            elif 'END HIDDEN TESTS' in line:
+                in_hidden = False
+            elif line.strip():
+                (hidden if in_hidden else shown).add(line.strip())
+    return hidden - shown
+
+
+@by_name
+def test_every_student_gets_feedback_without_the_hidden_tests(notebook, graded_course):
+    hidden = hidden_test_lines(notebook)
+    assert hidden
+    for student in STUDENTS:
+        feedback = graded_course / 'feedback' / student / notebook.stem / f'{notebook.stem}.html'
+        assert feedback.is_file(), f'no feedback for {student}'
+        shown = text_of(feedback)
+        shown_lines = {line.strip() for line in shown.splitlines()}
+        # The visible checks are there (so the search below would find a hidden one)...
+        assert 'the checks passed' in shown
+        assert 'HIDDEN TESTS' not in shown
+        # ...and no hidden one, not even in a traceback
+        assert not hidden & shown_lines, f'hidden tests in {student}\'s feedback: {sorted(hidden & shown_lines)}'

@@ -1,0 +1,80 @@
+"""Every notebook of the learners' copy (tools/build_student_copies.py) runs
+top to bottom in a fresh kernel, in the copy's own folder, as a learner
+starts it: the copy must hold everything the notebooks use. The only errors
+allowed are those of cells tagged `raises-exception` and, in the exercise
+notebooks, those an empty answer causes: the answer cell's own
+NotImplementedError, the checks that fail on it, and the cells that use what
+the answer was meant to define."""
+import ast
+
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+
+from course import COURSE_ROOT, EXERCISES, NOTEBOOKS, execute, is_check, nbgrader_of, read
+
+
+def errors(cell):
+    """The error outputs of an executed code cell."""
+    return [output for output in cell.get('outputs', []) if output.output_type == 'error']
+
+
+def names_defined_by(cell):
+    """The names a code cell defines (functions, classes, variables)."""
+    names = set()
+    for node in ast.walk(ast.parse(TransformerManager().transform_cell(cell.source))):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+@pytest.fixture(scope='module')
+def student_folder(tmp_path_factory):
+    from build_student_copies import build_student_copies
+
+    folder = tmp_path_factory.mktemp('student')
+    build_student_copies(folder)
+    return folder
+
+
+def run_student_copy(notebook, student_folder):
+    """Executes the student copy of a course notebook, errors allowed."""
+    path = student_folder / notebook.relative_to(COURSE_ROOT)
+    return execute(read(path), path.parent, timeout=120, allow_errors=True)
+
+
+@pytest.mark.parametrize('notebook', [path for path in NOTEBOOKS if path not in EXERCISES], ids=lambda path: path.name)
+def test_every_chapter_of_the_student_copy_runs(notebook, student_folder):
+    for index, cell in enumerate(run_student_copy(notebook, student_folder).cells):
+        if 'raises-exception' not in cell.metadata.get('tags', []):
+            assert not errors(cell), f'{notebook.name}, cell {index} fails in the student copy:\n' + '\n'.join(
+                f'{error.ename}: {error.evalue}' for error in errors(cell))
+
+
+@pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
+def test_every_exercise_notebook_of_the_student_copy_runs_and_fails_every_check(notebook, student_folder):
+    executed = run_student_copy(notebook, student_folder)
+    # With empty answers, what the model answers define is missing, and so
+    # is what a cell that failed on them would have defined
+    missing_names = set().union(*(names_defined_by(cell) for cell in read(notebook).cells
+                                  if cell.cell_type == 'code' and nbgrader_of(cell).get('solution')))
+    answered = False
+    for index, cell in enumerate(executed.cells):
+        grade_id = nbgrader_of(cell).get('grade_id', f'cell {index}')
+        answered = answered or bool(nbgrader_of(cell).get('solution'))
+        if is_check(cell):
+            # A check that passed on an empty answer would check nothing
+            assert errors(cell), f'{grade_id} passes on an empty answer: it checks nothing'
+            assert all(error.ename != 'SyntaxError' for error in errors(cell)), grade_id
+        elif 'raises-exception' in cell.metadata.get('tags', []):
+            continue
+        elif not answered:
+            assert not errors(cell), f'the set-up fails in the student copy, {grade_id}: {errors(cell)}'
+        else:
+            for error in errors(cell):
+                missing = error.ename == 'NameError' and error.evalue.split("'")[1] in missing_names
+                assert error.ename == 'NotImplementedError' or missing, (
+                    f'{grade_id} fails for another reason than an empty answer: {error.ename}: {error.evalue}')
+        if errors(cell):
+            missing_names |= names_defined_by(cell)

@@ -1,0 +1,101 @@
+"""The course's grading loop with nbgrader, one command per step of a term.
+
+    python tools/grading.py release [--course FOLDER]   # make release
+    python tools/grading.py grade [--course FOLDER]     # make grade
+
+`release` makes FOLDER (default build/course/) an nbgrader course: one
+assignment per exercise notebook, named after the notebook, whose source
+folder holds the teacher's version and what it needs (LEARNER_FILES), then
+runs `nbgrader generate_assignment` for all of them at once, which writes the
+learners' versions into release/<assignment>/ and records the assignments in
+FOLDER/gradebook.db. A second `release` rebuilds source/ and release/ and
+keeps everything else (submissions, grades).
+
+`grade` autogrades every submission in submitted/<student>/<assignment>/ in
+one nbgrader run, then writes the feedback (feedback/<student>/<assignment>/,
+HTML, without the hidden tests) and the grade table, grades.csv.
+
+nbgrader reads the course's nbgrader_config.py, since it runs in the course's
+root folder; --course overrides the course folder that file names.
+Needs requirements.txt and requirements-teacher.txt: autograding executes the
+notebooks.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from course import COURSE_ROOT, EXERCISES, copy_learner_files
+
+DEFAULT_COURSE_FOLDER = COURSE_ROOT / 'build' / 'course'
+ALL = '*'
+
+
+def assignment_name(exercise_notebook):
+    """The nbgrader assignment an exercise notebook becomes: its file name
+    without .ipynb, e.g. 01_training_loop_exercises."""
+    return Path(exercise_notebook).stem
+
+
+def nbgrader(course_folder, *arguments):
+    """Runs one nbgrader command from the course's root (so that it reads
+    nbgrader_config.py) on `course_folder`; fails if nbgrader does."""
+    command = [
+        sys.executable, '-m', 'nbgrader', *arguments,
+        f'--CourseDirectory.root={Path(course_folder).resolve()}',
+    ]
+    # nbgrader runs alembic, installed beside it, to create its database
+    environment = {**os.environ, 'PATH': os.pathsep.join([str(Path(sys.executable).parent), os.environ['PATH']])}
+    print('$', ' '.join(command[2:]), flush=True)
+    subprocess.run(command, cwd=COURSE_ROOT, env=environment, check=True)
+
+
+def release(course_folder=DEFAULT_COURSE_FOLDER):
+    """Writes source/<assignment>/ for each exercise notebook and generates
+    every assignment's release version. Returns the assignment names."""
+    source_folder = Path(course_folder) / 'source'
+    if source_folder.exists():
+        shutil.rmtree(source_folder)
+    names = []
+    for notebook in EXERCISES:
+        assignment = source_folder / assignment_name(notebook)
+        assignment.mkdir(parents=True)
+        shutil.copy2(notebook, assignment / notebook.name)
+        copy_learner_files(assignment)
+        names.append(assignment.name)
+    nbgrader(course_folder, 'generate_assignment', ALL, '--force')
+    return names
+
+
+def grade(course_folder=DEFAULT_COURSE_FOLDER):
+    """Autogrades every submission, writes every feedback file and the
+    grade table; returns the grade table's path."""
+    course_folder = Path(course_folder)
+    if not list(course_folder.glob('submitted/*/*/*.ipynb')):
+        raise FileNotFoundError(
+            f'no submission in {course_folder}/submitted/<student>/<assignment>/: '
+            f'collect the learners\' notebooks there first'
+        )
+    nbgrader(course_folder, 'autograde', ALL, '--force')
+    nbgrader(course_folder, 'generate_feedback', ALL, '--force')
+    grades = course_folder / 'grades.csv'
+    nbgrader(course_folder, 'export', f'--to={grades.resolve()}')
+    return grades
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('step', choices=['release', 'grade'])
+    parser.add_argument('--course', type=Path, default=DEFAULT_COURSE_FOLDER, help='the nbgrader course folder')
+    args = parser.parse_args()
+    if args.step == 'release':
+        for name in release(args.course):
+            print(args.course / 'release' / name)
+    else:
+        print(grade(args.course))
+
+
+if __name__ == '__main__':
+    main()
