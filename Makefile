@@ -10,7 +10,7 @@ TEACHER_READY := $(VENV)/.teacher-requirements-installed
 # What only the tests need (the linter), on top of both
 DEV_READY := $(VENV)/.dev-requirements-installed
 
-.PHONY: setup lab test lint run outputs student bench
+.PHONY: setup lab notebook test lint run outputs student bench site
 
 setup: $(READY)
 
@@ -27,11 +27,17 @@ $(DEV_READY): $(TEACHER_READY) requirements-dev.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Opens JupyterLab at the course's root, on the first notebook; more
-# options through LAB_FLAGS, e.g. LAB_FLAGS='--no-browser --port 8890'
+# Opens JupyterLab at the course's root, on the chapter notebook, with the
+# course's settings (.jupyter/); more options through LAB_FLAGS, e.g.
+# LAB_FLAGS='--no-browser --port 8890'. The browser tests start it the same
+# way (tools/lab.py)
 LAB_FLAGS ?=
 lab: setup
-	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/01_rethinking_the_training_loop.ipynb
+	$(BIN)/python tools/lab.py $(LAB_FLAGS)
+
+# The same in the classic Notebook interface
+notebook: setup
+	$(BIN)/python tools/lab.py --notebook $(LAB_FLAGS)
 
 # The linter, then the unit tests, every notebook re-executed under strict
 # nbval and the exercises' student copies built and checked, over every core
