@@ -7,8 +7,10 @@ READY := $(VENV)/.requirements-installed
 # The teachers' tools (nbgrader) on top: `make test` and `make student` need
 # them, `make lab` does not
 TEACHER_READY := $(VENV)/.teacher-requirements-installed
-# What only the tests need (the linter), on top of both
+# What only the tests need (the linter, Selenium, the site's tools), on top of both
 DEV_READY := $(VENV)/.dev-requirements-installed
+# The static site's tools (Sphinx), alone: `make site` needs nothing else
+SITE_READY := $(VENV)/.site-requirements-installed
 
 .PHONY: setup lab notebook test lint run outputs student bench site
 
@@ -23,7 +25,7 @@ $(TEACHER_READY): $(READY) requirements-teacher.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-teacher.txt
 	touch $@
 
-$(DEV_READY): $(TEACHER_READY) requirements-dev.txt
+$(DEV_READY): $(TEACHER_READY) requirements-dev.txt requirements-site.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -61,6 +63,17 @@ outputs: setup
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY)
 	$(BIN)/python tools/build_student_copies.py build/student
+
+# The course as a static web site in build/site/ (open build/site/index.html),
+# rendered from the notebooks' stored outputs: nothing is executed or
+# downloaded. Needs only requirements-site.txt, not PyTorch
+$(SITE_READY): requirements-site.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-site.txt
+	touch $@
+
+site: $(SITE_READY)
+	$(BIN)/python tools/build_site.py build/site
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md
