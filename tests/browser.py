@@ -44,15 +44,22 @@ def start_chromium(profile_folder):
     return driver
 
 
-def requests_made(driver):
-    """The URLs the browser requested since the last call (from its
-    performance log, which each call empties)."""
-    urls = []
+def network_log(driver):
+    """(URLs requested, URLs that failed to load) since the last call, from
+    the browser's performance log, which each call empties."""
+    requested, failed = {}, []
     for entry in driver.get_log('performance'):
         message = json.loads(entry['message'])['message']
         if message['method'] == 'Network.requestWillBeSent':
-            urls.append(message['params']['request']['url'])
-    return urls
+            requested[message['params']['requestId']] = message['params']['request']['url']
+        elif message['method'] == 'Network.loadingFailed' and not message['params'].get('canceled'):
+            failed.append(requested.get(message['params']['requestId'], message['params']['requestId']))
+    return list(requested.values()), failed
+
+
+def requests_made(driver):
+    """The URLs the browser requested since the last look at its log."""
+    return network_log(driver)[0]
 
 
 def leaving_the_machine(urls):
