@@ -51,7 +51,8 @@ def open_page(browser, path):
 @pytest.fixture(scope='module')
 def crawl(site, browser):
     """Every page reachable from the landing page, opened in the browser:
-    for each, its links, its images' sizes, and what it requested."""
+    for each, its links, its images' sizes, its links to the previous and
+    next pages, the code it shows, and what it requested."""
     root = site['folder']
     network_log(browser)
     seen, queue, report = set(), [root / 'index.html'], {}
@@ -61,12 +62,15 @@ def crawl(site, browser):
             continue
         seen.add(page)
         open_page(browser, page)
-        links = browser.execute_script("return [...document.querySelectorAll('a[href]')].map(a => a.href)")
-        images = browser.execute_script(
-            "return [...document.images].map(img => [img.currentSrc || img.src, img.naturalWidth])")
-        requested, failed = network_log(browser)
-        report[page] = {'links': links, 'images': images, 'requested': requested, 'failed': failed}
-        for link in links:
+        seen_here = browser.execute_script(
+            "const href = selector => (document.querySelector(selector) || {}).href || null;"
+            "return {links: [...document.querySelectorAll('a[href]')].map(a => a.href),"
+            " images: [...document.images].map(img => [img.currentSrc || img.src, img.naturalWidth]),"
+            " previous: href('a.left-prev'), next: href('a.right-next'),"
+            " code: [...document.querySelectorAll('main div.highlight pre')].map(pre => pre.textContent)}")
+        seen_here['requested'], seen_here['failed'] = network_log(browser)
+        report[page] = seen_here
+        for link in seen_here['links']:
             target, _ = urldefrag(link)
             if target.startswith('file:') and target.endswith('.html') and local_file(target).is_file():
                 queue.append(local_file(target))
@@ -108,17 +112,12 @@ def test_every_image_and_file_loads_and_nothing_leaves_the_machine(crawl):
         assert all(url.startswith(('file:', 'data:')) for url in seen['requested']), page
 
 
-def test_links_from_page_to_page_follow_the_course_order(site, browser):
+def test_links_from_page_to_page_follow_the_course_order(site, crawl):
     order = ['index'] + [chapter.stem for chapter in CHAPTERS]
     for previous, page, following in zip(order, order[1:], order[2:] + [None]):
-        open_page(browser, site['folder'] / f'{page}.html')
-        prev_link = browser.find_element(By.CSS_SELECTOR, 'a.left-prev').get_attribute('href')
-        assert prev_link.endswith(f'/{previous}.html')
-        next_links = browser.find_elements(By.CSS_SELECTOR, 'a.right-next')
-        if following is None:
-            assert next_links == []
-        else:
-            assert next_links[0].get_attribute('href').endswith(f'/{following}.html')
+        seen = crawl[site['folder'] / f'{page}.html']
+        assert seen['previous'].endswith(f'/{previous}.html')
+        assert (seen['next'] or '').endswith(f'/{following}.html') if following else seen['next'] is None
 
 
 @pytest.mark.parametrize('chapter', CHAPTERS, ids=lambda path: path.name)
@@ -154,14 +153,13 @@ def test_a_chapter_shows_its_plots_and_maths_and_links_to_its_scripts(site, brow
     assert f'{script_page("helpers.py")}.html' in links
 
 
-def test_each_script_page_shows_the_script(site, browser):
+def test_each_script_page_shows_the_script(site, crawl, browser):
     written = {path for chapter in CHAPTERS for path, _ in writefile_cells(chapter)} | {'helpers.py'}
     for path in sorted(written):
-        open_page(browser, site['folder'] / f'{script_page(path)}.html')
-        shown = browser.find_element(By.CSS_SELECTOR, 'main div.highlight pre').text
-        assert shown.strip() == (COURSE_ROOT / path).read_text().strip(), path
-        if path == 'data_preparation/v1.py':
-            screenshot(browser, 'site-stage-script')
+        seen = crawl[site['folder'] / f'{script_page(path)}.html']
+        assert [code.strip() for code in seen['code']] == [(COURSE_ROOT / path).read_text().strip()], path
+    open_page(browser, site['folder'] / f'{script_page("data_preparation/v1.py")}.html')
+    screenshot(browser, 'site-stage-script')
 
 
 def test_the_site_holds_no_exercise(site):
