@@ -192,6 +192,9 @@ def chapter_run(browser, server):
     requests_made(browser)
     start = time.monotonic()
     open_in_lab(browser, server, path)
+    time.sleep(2)  # JupyterLab's own prompts come once the layout is restored
+    prompts_shown = browser.execute_script(
+        "return [...document.querySelectorAll('.Toastify__toast, .jp-Dialog')].map(e => e.textContent)")
     screenshot(browser, 'lab-chapter-opened')
     expected = len(code_cells(CHAPTER))
     run_command(browser, 'Run', 'runmenu:run-all')
@@ -202,7 +205,12 @@ def chapter_run(browser, server):
         browser.execute_script('arguments[0].scrollIntoView({block: "center"})', first_image[0])
         time.sleep(0.5)
     screenshot(browser, 'lab-chapter-after-run-all')
-    return {'seconds': seconds}
+    return {'seconds': seconds, 'prompts': prompts_shown}
+
+
+def test_the_first_start_asks_nothing(chapter_run):
+    # no news prompt, no dialog: the course's settings (.jupyter/) are used
+    assert chapter_run['prompts'] == []
 
 
 def test_run_all_runs_every_cell_of_the_chapter(browser, chapter_run):
