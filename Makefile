@@ -14,10 +14,12 @@ READY := $(VENV)/.requirements-installed
 # release`, `make grade` and `make test` beside requirements.txt, `make lab`
 # not at all
 TEACHER_READY := $(VENV)/.teacher-requirements-installed
-# What only the tests need (the linter), on top of both
+# What only the tests need (the linter, Selenium, the site's tools), on top of both
 DEV_READY := $(VENV)/.dev-requirements-installed
+# The static site's tools (Sphinx), alone: `make site` needs nothing else
+SITE_READY := $(VENV)/.site-requirements-installed
 
-.PHONY: help setup lab test lint run outputs student release grade bench tensorboard
+.PHONY: help setup lab notebook test lint run outputs student release grade bench site tensorboard
 
 # The first target: a bare `make` lists the commands
 help: ## lists these commands
@@ -39,15 +41,21 @@ $(TEACHER_READY): requirements-teacher.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-teacher.txt
 	touch $@
 
-$(DEV_READY): $(READY) $(TEACHER_READY) requirements-dev.txt
+$(DEV_READY): $(READY) $(TEACHER_READY) requirements-dev.txt requirements-site.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Opens JupyterLab at the course's root, on the first notebook; more
-# options through LAB_FLAGS, e.g. LAB_FLAGS='--no-browser --port 8890'
+# Opens JupyterLab at the course's root, on the chapter notebook, with the
+# course's settings (.jupyter/); more options through LAB_FLAGS, e.g.
+# LAB_FLAGS='--no-browser --port 8890'. The browser tests start it the same
+# way (tools/lab.py)
 LAB_FLAGS ?=
-lab: setup ## opens the course in JupyterLab
-	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/01_rethinking_the_training_loop.ipynb
+lab: setup ## opens the course in JupyterLab, at the course's root
+	$(BIN)/python tools/lab.py $(LAB_FLAGS)
+
+# The same in the classic Notebook interface
+notebook: setup ## the same in the classic Notebook interface
+	$(BIN)/python tools/lab.py --notebook $(LAB_FLAGS)
 
 # The linter, then the unit tests, every notebook re-executed under strict
 # nbval and the exercises' student copies built and checked, over every core
@@ -81,6 +89,17 @@ release: $(READY) $(TEACHER_READY) ## builds the nbgrader course in build/course
 # writes build/course/feedback/ and the grade table build/course/grades.csv
 grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/: grades.csv, feedback
 	$(BIN)/python tools/grading.py grade
+
+# The course as a static web site in build/site/ (open build/site/index.html),
+# rendered from the notebooks' stored outputs: nothing is executed or
+# downloaded. Needs only requirements-site.txt, not PyTorch
+$(SITE_READY): requirements-site.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-site.txt
+	touch $@
+
+site: $(SITE_READY) ## renders the course as a static site in build/site/
+	$(BIN)/python tools/build_site.py build/site
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md
