@@ -10,7 +10,7 @@ TEACHER_READY := $(VENV)/.teacher-requirements-installed
 # What only the tests need (the linter), on top of both
 DEV_READY := $(VENV)/.dev-requirements-installed
 
-.PHONY: setup lab test lint run outputs student bench
+.PHONY: setup lab test lint run outputs student bench ddp
 
 setup: $(READY)
 
@@ -60,3 +60,14 @@ student: $(TEACHER_READY)
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md
 bench: setup
 	$(BIN)/python benchmarks/data_loading.py
+
+# The chapter's model trained data-parallel by NPROC processes on this machine
+# (global mini-batch 16), a checkpoint every 10 epochs. A process that dies
+# makes torchrun start the group again (up to 3 times), and it resumes from
+# the last checkpoint; a new `make ddp` starts afresh. The last line printed
+# is the final model.state_dict(). A fresh rendezvous store for each restart
+# (TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1) keeps a restarted group from hanging
+NPROC ?= 2
+ddp: setup
+	TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 OMP_NUM_THREADS=1 $(BIN)/torchrun --standalone \
+		--nproc_per_node=$(NPROC) --max-restarts=3 model_training/data_parallel.py
