@@ -44,9 +44,9 @@ def job_environment():
 class Job:
     """One torchrun, started at once; `workers()` lists its live processes."""
 
-    def __init__(self, command):
+    def __init__(self, command, environment=None):
         self.process = subprocess.Popen(
-            command, cwd=COURSE_ROOT, env=job_environment(), text=True,
+            command, cwd=COURSE_ROOT, env=environment or job_environment(), text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
         self.seen = {self.process.pid}
