@@ -57,9 +57,12 @@ student: $(TEACHER_READY)
 	$(BIN)/python tools/build_student_copies.py build/student
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
-# chapter's mini-batch loop; prints a table and writes it to build/bench.md
+# chapter's mini-batch loop; prints a table and writes it to build/bench.md.
+# Then data parallel: 1 process x 1 and x 2 threads against 2 processes,
+# for three models (build/bench_data_parallel.md)
 bench: setup
 	$(BIN)/python benchmarks/data_loading.py
+	$(BIN)/python benchmarks/data_parallel.py
 
 # The chapter's model trained data-parallel by NPROC processes on this machine
 # (global mini-batch 16), a checkpoint every 10 epochs. A process that dies
