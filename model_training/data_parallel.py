@@ -67,4 +67,7 @@ run_stage('model_training/v7.py')
 
 if rank == 0:
     print(model.state_dict())
+# Every process leaves the group together: one that tears down its
+# connections while another still uses them can crash at exit
+dist.barrier()
 dist.destroy_process_group()

@@ -48,18 +48,22 @@ def one_process(tmp_path_factory):
 
 
 def test_two_processes_of_8_end_like_one_process_of_16(one_process, tmp_path):
-    stdout = finished(Job(torchrun_command(2, program_args(tmp_path, 'two'))))
+    # One restart allowed, as make ddp allows three: Gloo can, rarely, abort
+    # a process while it leaves the group, and the restart then resumes
+    # from the final checkpoint
+    stdout = finished(Job(torchrun_command(2, program_args(tmp_path, 'two'), max_restarts=1)))
     parameters, last_line = one_process
     assert_same_parameters(parameters, final_parameters(tmp_path / 'two.pth'))
     # The last line is rank 0's state_dict, and only rank 0 prints
     assert stdout.splitlines()[-1] == last_line
-    assert stdout.count('OrderedDict') == 1
+    assert stdout.count('OrderedDict') == 1 + stdout.count('resumed from')
 
 
 def test_two_simulated_machines_end_like_one_process(one_process, tmp_path):
     rendezvous = ['--nnodes=2', '--rdzv-backend=c10d', f'--rdzv-endpoint=127.0.0.1:{free_port()}',
                   f'--rdzv-id={uuid.uuid4()}']
-    nodes = [Job(torchrun_command(1, program_args(tmp_path, 'nodes'), [*rendezvous, f'--node-rank={rank}']))
+    nodes = [Job(torchrun_command(1, program_args(tmp_path, 'nodes'), [*rendezvous, f'--node-rank={rank}'],
+                                  max_restarts=1))
              for rank in (0, 1)]
     try:
         outputs = [finished(node) for node in nodes]
@@ -67,7 +71,7 @@ def test_two_simulated_machines_end_like_one_process(one_process, tmp_path):
         for node in nodes:
             node.stop()
     assert_same_parameters(one_process[0], final_parameters(tmp_path / 'nodes.pth'))
-    assert sum(output.count('OrderedDict') for output in outputs) == 1
+    assert sum(output.count('OrderedDict') - output.count('resumed from') for output in outputs) == 1
 
 
 def test_a_killed_worker_is_restarted_and_the_run_ends_the_same(one_process, tmp_path):
@@ -75,6 +79,7 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_the_same(one_process, tmp
     job = Job(torchrun_command(2, program_args(tmp_path, 'killed'), max_restarts=2))
     try:
         job.wait_until(checkpoint.exists, TIMEOUT, 'first checkpoint')
+        job.wait_until(lambda: len(job.workers()) == 2, TIMEOUT, 'two workers')
         job.workers()[1].send_signal(signal.SIGKILL)
         stdout = finished(job)
     finally:
