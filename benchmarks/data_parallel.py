@@ -134,10 +134,17 @@ def run_config(name, nproc, threads):
         command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}',
                    *measure_args]
     environment = dict(os.environ, OMP_NUM_THREADS=str(threads), TORCH_DISABLE_SHARE_RDZV_TCP_STORE='1')
-    result = subprocess.run(command, capture_output=True, text=True, cwd=COURSE_ROOT, env=environment, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f'{name}, {nproc} process(es) x {threads} thread(s) failed:\n{result.stderr}')
-    return json.loads(result.stdout.splitlines()[-1])
+    # Gloo rarely aborts a process as it exits (SIGABRT, "terminate called
+    # without an active exception"), after the measurement: try again, say so
+    for attempt in range(3):
+        result = subprocess.run(command, capture_output=True, text=True, cwd=COURSE_ROOT, env=environment,
+                                timeout=600)
+        if result.returncode == 0:
+            return json.loads(result.stdout.splitlines()[-1])
+        print(f'{name}, {nproc} process(es) x {threads} thread(s): attempt {attempt + 1} failed '
+              f'({result.stderr.strip().splitlines()[0] if result.stderr.strip() else result.returncode})',
+              file=sys.stderr, flush=True)
+    raise RuntimeError(f'{name}, {nproc} process(es) x {threads} thread(s) failed:\n{result.stderr}')
 
 
 def main():

@@ -68,6 +68,9 @@ run_stage('model_training/v7.py')
 if rank == 0:
     print(model.state_dict())
 # Every process leaves the group together: one that tears down its
-# connections while another still uses them can crash at exit
+# connections while another still uses them can crash at exit. DDP holds
+# the group too: dropping it first lets the group close now, not while
+# Python shuts down
 dist.barrier()
+del ddp_model, train_step_fn
 dist.destroy_process_group()
