@@ -19,7 +19,7 @@ DEV_READY := $(VENV)/.dev-requirements-installed
 # The static site's tools (Sphinx), alone: `make site` needs nothing else
 SITE_READY := $(VENV)/.site-requirements-installed
 
-.PHONY: help setup lab notebook test lint run outputs student release grade bench site tensorboard
+.PHONY: help setup lab notebook test lint run outputs student release grade bench site tensorboard ddp
 
 # The first target: a bare `make` lists the commands
 help: ## lists these commands
@@ -102,9 +102,23 @@ site: $(SITE_READY) ## renders the course as a static site in build/site/
 	$(BIN)/python tools/build_site.py build/site
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
-# chapter's mini-batch loop; prints a table and writes it to build/bench.md
-bench: setup ## times data loading; writes build/bench.md
+# chapter's mini-batch loop; prints a table and writes it to build/bench.md.
+# Then data parallel: 1 process x 1 and x 2 threads against 2 processes,
+# for three models (build/bench_data_parallel.md)
+bench: setup ## times data loading and data parallel; writes build/bench*.md
 	$(BIN)/python benchmarks/data_loading.py
+	$(BIN)/python benchmarks/data_parallel.py
+
+# The chapter's model trained data-parallel by NPROC processes on this machine
+# (global mini-batch 16), a checkpoint every 10 epochs. A process that dies
+# makes torchrun start the group again (up to 3 times), and it resumes from
+# the last checkpoint; a new `make ddp` starts afresh. The last line printed
+# is the final model.state_dict(). A fresh rendezvous store for each restart
+# (TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1) keeps a restarted group from hanging
+NPROC ?= 2
+ddp: setup ## trains the chapter's model on NPROC processes (default 2) with torchrun
+	TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 OMP_NUM_THREADS=1 $(BIN)/torchrun --standalone \
+		--nproc_per_node=$(NPROC) --max-restarts=3 model_training/data_parallel.py
 
 # TensorBoard on the logs the notebooks write into runs/
 tensorboard: setup ## shows the TensorBoard logs of runs/

@@ -325,3 +325,46 @@ class TensorBatches:
             order = torch.randperm(len(tensors[0]), generator=self.generator)
             tensors = [tensor[order] for tensor in tensors]
         return zip(*(tensor.split(self.batch_size) for tensor in tensors))
+
+
+def device_and_backend(local_rank, local_world_size):
+    """The device and the communication backend of one process of a
+    data-parallel job: GPU number `local_rank` and NCCL when this machine has
+    GPUs, the CPU and Gloo otherwise. Refuses more processes on this machine
+    than it has GPUs, since two processes cannot share one GPU under NCCL."""
+    if not torch.cuda.is_available():
+        return torch.device('cpu'), 'gloo'
+    n_gpus = torch.cuda.device_count()
+    if local_world_size > n_gpus:
+        raise RuntimeError(
+            f'{local_world_size} processes were started on this machine, but it has '
+            f'{n_gpus} GPU(s): start at most {n_gpus} (torchrun --nproc_per_node={n_gpus})'
+        )
+    return torch.device('cuda', local_rank), 'nccl'
+
+
+def per_process_batch_size(global_batch_size, world_size):
+    """How many points each of `world_size` processes takes per step so that,
+    together, they make one mini-batch of `global_batch_size` points; refuses
+    a size that the processes cannot share equally."""
+    if global_batch_size % world_size:
+        raise ValueError(
+            f'a global mini-batch of {global_batch_size} points cannot be shared equally by '
+            f'{world_size} processes: choose a multiple of {world_size}, or another number of processes'
+        )
+    return global_batch_size // world_size
+
+
+def mean_across_processes(total, count, device):
+    """Adds up `total` and `count` over every process of the group and
+    returns total / count: a mean in which every process's points count once,
+    the same number in every process."""
+    if not torch.distributed.is_available() or not torch.distributed.is_initialized():
+        raise RuntimeError(
+            'there is no process group yet: torch.distributed.init_process_group must run '
+            'first (in each process that torchrun starts)'
+        )
+    # Double precision, so that adding up many processes loses nothing
+    sums = torch.tensor([total, count], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(sums)
+    return (sums[0] / sums[1]).item()

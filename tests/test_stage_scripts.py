@@ -54,10 +54,17 @@ def test_each_written_script_is_run_with_run_i(notebook):
             f'{notebook.name} writes {path}: stage scripts go to '
             f'data_preparation/, model_configuration/ or model_training/ (relative to the course root)'
         )
-        # A module that DataLoader workers must import is imported instead
+        # A module that DataLoader workers must import is imported instead,
+        # and a program that runs in several processes is started by torchrun
         module = path.removesuffix('.py').replace('/', '.')
         assert any(f'%run -i {path}' in source or f'from {module} import ' in source
+                   or launched_by_torchrun(path, source)
                    for source in sources), (
             f'{notebook.name} writes {path} but never runs it with %run -i {path} '
-            f'(nor imports it with from {module} import ...)'
+            f'(nor imports it with from {module} import ..., nor starts it with !torchrun ... {path})'
         )
+
+
+def launched_by_torchrun(path, source):
+    return any(line.startswith('!') and 'torchrun' in line and path in line.split()
+               for line in source.splitlines())
