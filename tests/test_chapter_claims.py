@@ -3,7 +3,6 @@ claim it holds; the stage scripts and the notebook's own cells are run as
 the chapter runs them, in a folder of their own."""
 import pickle
 import re
-import shutil
 from datetime import datetime
 
 import nbformat
@@ -16,7 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset, random_split
 from torch.utils.tensorboard import SummaryWriter
 
 import helpers
-from course import CHAPTERS, COURSE_ROOT, NOTEBOOKS, cell_source, execute, run_stages
+from course import CHAPTERS, NOTEBOOKS, cell_source, copy_learner_files, execute, run_stages
 
 CHAPTER = CHAPTERS[0]
 FRESH_START = ['data_generation/simple_linear_regression.py', 'data_preparation/v2.py']
@@ -169,10 +168,7 @@ def test_the_closing_program_runs_in_a_fresh_kernel_and_prints_what_the_text_sho
     [program] = [text for language, text in blocks if language == 'python']
     [shown] = [text for language, text in blocks if language == '']
 
-    for name in ['helpers.py', 'data_generation', 'data_preparation', 'model_configuration', 'model_training']:
-        source = COURSE_ROOT / name
-        copy = shutil.copytree if source.is_dir() else shutil.copy
-        copy(source, tmp_path / name)
+    copy_learner_files(tmp_path)
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(program)])
     execute(notebook, tmp_path, timeout=120)
 
