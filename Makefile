@@ -19,7 +19,7 @@ DEV_READY := $(VENV)/.dev-requirements-installed
 # The static site's tools (Sphinx), alone: `make site` needs nothing else
 SITE_READY := $(VENV)/.site-requirements-installed
 
-.PHONY: help setup lab notebook test lint run outputs student release grade bench site tensorboard ddp
+.PHONY: help setup lab notebook test lint run outputs exercises student release grade bench site tensorboard ddp
 
 # The first target: a bare `make` lists the commands
 help: ## lists these commands
@@ -75,6 +75,11 @@ run: setup ## executes every notebook into build/executed/, with timings
 # outputs are those of a real run on the pinned versions
 outputs: setup ## re-executes every notebook in place (maintainers)
 	$(BIN)/python tools/run_notebooks.py --in-place
+
+# For maintainers: after changing a teacher's version in source/, writes its
+# learners' version into notebooks/exercises/ (never over a learner's work)
+exercises: $(TEACHER_READY) ## writes the learners' exercises from source/ (maintainers)
+	$(BIN)/python tools/build_student_copies.py --in-place
 
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY) ## builds the learners' copy in build/student/

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of
+from course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of
 
 SOLUTION = ('### BEGIN SOLUTION', '### END SOLUTION')
 HIDDEN_TESTS = ('### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS')
@@ -92,11 +92,11 @@ def student_folder(build_student_copies, tmp_path_factory):
 
 
 def student_copy_of(notebook, student_folder):
-    return student_folder / notebook.relative_to(COURSE_ROOT)
+    return student_folder / learners_version(notebook)
 
 
 def test_there_are_at_least_seven_autograded_exercises():
-    assert EXERCISES, 'no exercise notebook under notebooks/exercises/'
+    assert EXERCISES, 'no exercise notebook under source/'
     checks = [cell for path in EXERCISES for cell in read(path)['cells'] if is_check(cell)]
     assert len(checks) >= 7, f'{len(checks)} autograded cells; the course promises at least seven exercises'
 
@@ -181,6 +181,32 @@ def test_every_code_cell_of_the_student_copies_compiles(notebook, student_folder
     for cell in student['cells']:
         if cell['cell_type'] == 'code':
             compile(python_of(cell), f'{notebook.name}, cell {cell["id"]}', 'exec')
+
+
+def test_the_learners_versions_are_generated_from_the_teachers(build_student_copies):
+    from build_student_copies import student_copy
+
+    committed = sorted(path.name for path in (COURSE_ROOT / 'notebooks' / 'exercises').glob('*.ipynb'))
+    assert committed == [notebook.name for notebook in EXERCISES], (
+        'notebooks/exercises/ should hold one learners\' version per teacher\'s version in source/')
+    for notebook in EXERCISES:
+        expected = nbformat.writes(student_copy(nbformat.read(notebook, as_version=4)))
+        assert (COURSE_ROOT / learners_version(notebook)).read_text().rstrip('\n') == expected.rstrip('\n'), (
+            f'{learners_version(notebook)} differs from what {notebook.relative_to(COURSE_ROOT)} gives: '
+            f'run `make exercises` after changing a teacher\'s version')
+
+
+def test_making_the_learners_versions_never_overwrites_a_learners_work(build_student_copies, tmp_path):
+    from build_student_copies import write_learners_versions
+
+    first, *_ = write_learners_versions(tmp_path)
+    answered = nbformat.read(first, as_version=4)
+    answer = next(cell for cell in answered.cells if nbgrader_of(cell).get('solution'))
+    answer.source = 'my_answer = 42'
+    nbformat.write(answered, first)
+    with pytest.raises(FileExistsError, match='refusing to overwrite'):
+        write_learners_versions(tmp_path)
+    assert 'my_answer = 42' in first.read_text()
 
 
 def test_the_build_refuses_a_folder_it_did_not_make(build_student_copies, tmp_path):

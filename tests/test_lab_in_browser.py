@@ -23,8 +23,7 @@ from selenium.webdriver.common.by import By
 
 import lab
 from browser import leaving_the_machine, requests_made, screenshot, start_chromium
-from build_student_copies import student_copy
-from course import CHAPTERS, COURSE_ROOT, EXERCISES, code_cells, writefile_cells
+from course import CHAPTERS, COURSE_ROOT, EXERCISES, code_cells, learners_version, writefile_cells
 
 CHAPTER = CHAPTERS[0]
 LEFT_OUT_OF_THE_COPY = ('.git', '.venv', 'build', 'data', 'runs', 'checkpoints', '__pycache__',
@@ -66,15 +65,12 @@ def wait_for(condition, timeout, what):
 @pytest.fixture(scope='module')
 def course_copy(tmp_path_factory):
     """A copy of the course without the files the chapter's %%writefile cells
-    write (Run All must write them again), and with each exercise notebook
-    replaced by its student copy."""
+    write (Run All must write them again); its notebooks/exercises/ holds the
+    learners' versions, as a fresh clone does."""
     root = tmp_path_factory.mktemp('course') / 'course'
     shutil.copytree(COURSE_ROOT, root, ignore=shutil.ignore_patterns(*LEFT_OUT_OF_THE_COPY))
     for path, _ in writefile_cells(CHAPTER):
         (root / path).unlink(missing_ok=True)
-    for exercise in EXERCISES:
-        target = root / exercise.relative_to(COURSE_ROOT)
-        nbformat.write(student_copy(nbformat.read(exercise, as_version=4)), target)
     return root
 
 
@@ -289,10 +285,10 @@ def test_a_stage_script_opens_with_the_text_its_cell_wrote(browser, chapter_run,
 def test_the_student_copy_shows_every_check_failing_on_the_empty_answers(browser, server, exercise):
     """Run All stops at the first error, as it does for a learner, who then
     runs on from the next cell: each check fails in turn."""
-    notebook = student_copy(nbformat.read(exercise, as_version=4))
+    notebook = nbformat.read(COURSE_ROOT / learners_version(exercise), as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == 'code']
     checks = [index for index, cell in enumerate(code) if is_check(cell)]
-    open_in_lab(browser, server, exercise.relative_to(COURSE_ROOT).as_posix())
+    open_in_lab(browser, server, learners_version(exercise).as_posix())
     run_command(browser, 'Run', 'runmenu:run-all')
     shot = False
     for _ in range(len(code)):

@@ -10,7 +10,7 @@ import ast
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from course import COURSE_ROOT, EXERCISES, NOTEBOOKS, execute, is_check, nbgrader_of, read
+from course import COURSE_ROOT, EXERCISES, NOTEBOOKS, execute, is_check, learners_version, nbgrader_of, read
 
 
 def errors(cell):
@@ -40,7 +40,7 @@ def student_folder(tmp_path_factory):
 
 def run_student_copy(notebook, student_folder):
     """Executes the student copy of a course notebook, errors allowed."""
-    path = student_folder / notebook.relative_to(COURSE_ROOT)
+    path = student_folder / (learners_version(notebook) if notebook in EXERCISES else notebook.relative_to(COURSE_ROOT))
     return execute(read(path), path.parent, timeout=120, allow_errors=True)
 
 

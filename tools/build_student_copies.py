@@ -1,8 +1,16 @@
-"""Builds the learners' copy of the course: the exercise notebooks with their
-solutions, hidden tests and outputs removed by nbgrader's own preprocessors,
-beside everything else a learner needs to run them.
+"""Makes the learners' versions of the exercise notebooks from the teacher's
+(source/<assignment>/<assignment>.ipynb): solutions, hidden tests and outputs
+removed by nbgrader's own preprocessors, checks locked.
 
-    python tools/build_student_copies.py [OUT_FOLDER]    # default: build/student
+    python tools/build_student_copies.py --in-place      # make exercises: notebooks/exercises/
+    python tools/build_student_copies.py [OUT_FOLDER]    # make student: default build/student
+
+--in-place writes the learners' versions that the course keeps in
+notebooks/exercises/ (run it after changing a teacher's version; a test fails
+until they are in sync). It refuses to replace a notebook that holds a
+learner's work: outputs, or an answer cell without nbgrader's placeholder.
+OUT_FOLDER gets the learners' copy of the whole course, without source/: the
+chapters, the learners' versions, and everything they need to run.
 
 No nbgrader course or database is involved: the preprocessors are applied to
 each notebook directly. Needs requirements-teacher.txt.
@@ -16,7 +24,7 @@ from nbgrader.preprocessors import (
     CheckCellMetadata, ClearHiddenTests, ClearOutput, ClearSolutions, LockCells,
 )
 
-from course import COURSE_ROOT, EXERCISES, NOTEBOOKS, copy_learner_files
+from course import CHAPTERS, COURSE_ROOT, EXERCISES, copy_learner_files, learners_version, nbgrader_of
 
 # Marks a folder as made by this script, so that only such a folder is ever
 # deleted when the copy is built again
@@ -32,6 +40,9 @@ STUDENT_PREPROCESSORS = [
     CheckCellMetadata,
 ]
 
+
+# What nbgrader's ClearSolutions leaves in an answer cell
+PLACEHOLDERS = {'code': 'raise NotImplementedError()', 'markdown': 'YOUR ANSWER HERE'}
 
 # Besides the outputs, the timings of the teacher's run go too
 CLEARED_METADATA = {'collapsed', 'scrolled', 'execution'}
@@ -64,19 +75,48 @@ def build_student_copies(out_folder):
     copy_learner_files(out_folder)
 
     written = []
-    for notebook_path in NOTEBOOKS:
-        target = out_folder / notebook_path.relative_to(COURSE_ROOT)
+    for chapter in CHAPTERS:
+        # The chapters hold no solutions: learners get them as they are
+        target = out_folder / chapter.relative_to(COURSE_ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if notebook_path in EXERCISES:
-            nbformat.write(student_copy(nbformat.read(notebook_path, as_version=4)), target)
-        else:
-            # The chapters hold no solutions: learners get them as they are
-            shutil.copy2(notebook_path, target)
+        shutil.copy2(chapter, target)
         written.append(target)
-    return written
+    return written + write_learners_versions(out_folder)
+
+
+def holds_learners_work(notebook):
+    """Whether a learners' version has been worked in: it holds outputs, or
+    an answer cell whose placeholder was replaced."""
+    for cell in notebook.cells:
+        if cell.cell_type == 'code' and (cell.outputs or cell.execution_count is not None):
+            return True
+        if nbgrader_of(cell).get('solution') and PLACEHOLDERS[cell.cell_type] not in cell.source:
+            return True
+    return False
+
+
+def write_learners_versions(root=COURSE_ROOT):
+    """Writes the learners' version of every exercise notebook under `root`
+    (notebooks/exercises/NAME) and returns their paths. Refuses, before
+    writing anything, to replace one that holds a learner's work."""
+    targets = [Path(root) / learners_version(exercise) for exercise in EXERCISES]
+    worked_in = [str(target) for target in targets
+                 if target.is_file() and holds_learners_work(nbformat.read(target, as_version=4))]
+    if worked_in:
+        raise FileExistsError(
+            f'refusing to overwrite {", ".join(worked_in)}: they hold a learner\'s answers or outputs; '
+            f'move them elsewhere first (or `git checkout` them, if the work may go)'
+        )
+    for exercise, target in zip(EXERCISES, targets):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(student_copy(nbformat.read(exercise, as_version=4)), target)
+    return targets
 
 
 if __name__ == '__main__':
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else COURSE_ROOT / 'build' / 'student')
-    for path in build_student_copies(out):
+    if sys.argv[1:] == ['--in-place']:
+        written = write_learners_versions()
+    else:
+        written = build_student_copies(Path(sys.argv[1] if len(sys.argv) > 1 else COURSE_ROOT / 'build' / 'student'))
+    for path in written:
         print(path)

@@ -12,7 +12,12 @@ from nbclient import NotebookClient
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_FOLDER = COURSE_ROOT / 'notebooks'
+# The learners' versions of the exercise notebooks: generated from the
+# teacher's (tools/build_student_copies.py), committed, never edited by hand
 EXERCISES_FOLDER = NOTEBOOKS_FOLDER / 'exercises'
+# The teacher's versions, with the model solutions and the hidden tests, in
+# nbgrader's layout: source/<assignment>/<assignment>.ipynb
+TEACHERS_FOLDER = COURSE_ROOT / 'source'
 
 
 def _notebooks_in(folder, pattern):
@@ -21,9 +26,10 @@ def _notebooks_in(folder, pattern):
 
 # The chapters, in course order (their names start with their number)
 CHAPTERS = _notebooks_in(NOTEBOOKS_FOLDER, '*.ipynb')
-# The exercise notebooks, in nbgrader's format (the teacher's version)
-EXERCISES = _notebooks_in(EXERCISES_FOLDER, '*.ipynb')
-# Every notebook of the course: each one is re-executed under strict nbval
+# The exercise notebooks, in nbgrader's format (the teacher's versions)
+EXERCISES = _notebooks_in(TEACHERS_FOLDER, '*/*.ipynb')
+# Every notebook of the course with stored outputs: each one is re-executed
+# under strict nbval (the learners' versions have no outputs to compare)
 NOTEBOOKS = CHAPTERS + EXERCISES
 # What a learner needs beside the notebooks, in the student copy and in every
 # nbgrader assignment: the helpers, the data scripts, the chapters' stage
@@ -35,6 +41,12 @@ LEARNER_FILES = [
 ]
 
 WRITEFILE = re.compile(r'%%writefile(?: -a)? (\S+)\n')
+
+
+def learners_version(exercise):
+    """Where the learners' version of an exercise notebook (the teacher's,
+    under source/) lies, relative to a course root: notebooks/exercises/NAME."""
+    return EXERCISES_FOLDER.relative_to(COURSE_ROOT) / Path(exercise).name
 
 
 def nbgrader_of(cell):

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import CellExecutionError
 
-from course import COURSE_ROOT, NOTEBOOKS, NOTEBOOKS_FOLDER, execute, read
+from course import COURSE_ROOT, NOTEBOOKS, execute, read
 
 
 def run(paths, out_folder=None):
@@ -32,7 +32,7 @@ def run(paths, out_folder=None):
             failed += 1
             print(str(error).strip().splitlines()[-1], file=sys.stderr)
         seconds = time.perf_counter() - start
-        relative = path.relative_to(NOTEBOOKS_FOLDER)
+        relative = path.relative_to(COURSE_ROOT)
         if out_folder is None:
             if status == 'pass':
                 nbformat.write(notebook, path)
@@ -53,9 +53,10 @@ def main():
     where.add_argument('--in-place', action='store_true', help='store the outputs in the notebooks themselves')
     args = parser.parse_args()
     paths = [path.resolve() for path in args.notebooks] or NOTEBOOKS
-    outside = [str(path) for path in paths if NOTEBOOKS_FOLDER not in path.parents or not path.is_file()]
+    outside = [str(path) for path in paths if path not in NOTEBOOKS]
     if outside:
-        parser.error(f'not a notebook of the course (under {NOTEBOOKS_FOLDER}): {", ".join(outside)}')
+        parser.error(f'not a notebook of the course with stored outputs (a chapter under notebooks/, or a '
+                     f'teacher\'s version under source/): {", ".join(outside)}')
     return 1 if run(paths, None if args.in_place else args.out) else 0
 
 
