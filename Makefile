@@ -19,7 +19,7 @@ DEV_READY := $(VENV)/.dev-requirements-installed
 # The static site's tools (Sphinx), alone: `make site` needs nothing else
 SITE_READY := $(VENV)/.site-requirements-installed
 
-.PHONY: help setup lab notebook test lint run outputs exercises student release grade bench site tensorboard ddp
+.PHONY: help setup lab notebook test lint run outputs check exercises solutions student release grade bench site tensorboard ddp
 
 # The first target: a bare `make` lists the commands
 help: ## lists these commands
@@ -66,6 +66,13 @@ test: lint ## runs every test (make lab's set-up, plus the teachers' and test to
 # One line length and no unused code (settings in pyproject.toml)
 lint: $(DEV_READY) ## checks the code's style and unused code (ruff)
 	$(BIN)/ruff check .
+
+# Grades your exercise notebooks in notebooks/exercises/ as a teacher would,
+# with the checks kept for grading, in a scratch folder (your notebooks are
+# not changed); NB=notebooks/exercises/NAME.ipynb checks one
+NB ?=
+check: setup ## grades your exercises: points, and what failed (NB=notebooks/exercises/... for one)
+	$(BIN)/python tools/check_exercises.py $(NB)
 
 # Executes every notebook headless into build/executed/, with timings
 run: setup ## executes every notebook into build/executed/, with timings

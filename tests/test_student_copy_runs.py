@@ -4,7 +4,12 @@ starts it: the copy must hold everything the notebooks use. The only errors
 allowed are those of cells tagged `raises-exception` and, in the exercise
 notebooks, those an empty answer causes: the answer cell's own
 NotImplementedError, the checks that fail on it, and the cells that use what
-the answer was meant to define."""
+the answer was meant to define. The exercise notebooks run as the learners'
+versions in notebooks/exercises/ (tests/test_exercises.py proves them equal to
+the student copies), graded as `make check` grades them: with the hidden
+tests, in a scratch copy of the course; every check fails in its visible part,
+and `make check` gives 0 of every autograded point without showing a hidden
+test."""
 import ast
 
 import pytest
@@ -53,8 +58,13 @@ def test_every_chapter_of_the_student_copy_runs(notebook, student_folder):
 
 
 @pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
-def test_every_exercise_notebook_of_the_student_copy_runs_and_fails_every_check(notebook, student_folder):
-    executed = run_student_copy(notebook, student_folder)
+def test_every_exercise_notebook_of_the_student_copy_runs_and_fails_every_check(notebook):
+    from check_exercises import failure, hidden_test_lines, report, run_graded, score
+
+    path = COURSE_ROOT / learners_version(notebook)
+    before = path.read_bytes()
+    executed, teachers = run_graded(path)
+    assert path.read_bytes() == before, 'make check changed the learner\'s notebook'
     # With empty answers, what the model answers define is missing, and so
     # is what a cell that failed on them would have defined
     missing_names = set().union(*(names_defined_by(cell) for cell in read(notebook).cells
@@ -64,8 +74,9 @@ def test_every_exercise_notebook_of_the_student_copy_runs_and_fails_every_check(
         grade_id = nbgrader_of(cell).get('grade_id', f'cell {index}')
         answered = answered or bool(nbgrader_of(cell).get('solution'))
         if is_check(cell):
-            # A check that passed on an empty answer would check nothing
-            assert errors(cell), f'{grade_id} passes on an empty answer: it checks nothing'
+            # A check whose visible part passed on an empty answer would check nothing
+            failed = failure(cell)
+            assert failed and not failed[1], f'{grade_id} passes on an empty answer: it checks nothing'
             assert all(error.ename != 'SyntaxError' for error in errors(cell)), grade_id
         elif 'raises-exception' in cell.metadata.get('tags', []):
             continue
@@ -78,3 +89,14 @@ def test_every_exercise_notebook_of_the_student_copy_runs_and_fails_every_check(
                     f'{grade_id} fails for another reason than an empty answer: {error.ename}: {error.evalue}')
         if errors(cell):
             missing_names |= names_defined_by(cell)
+
+    points, max_points, failures = score(executed, teachers)
+    checks = [nbgrader_of(cell) for cell in teachers.cells if is_check(cell)]
+    assert (points, max_points, len(failures)) == (0, sum(check['points'] for check in checks), len(checks))
+    printed = report(path, points, max_points, failures)
+    assert printed.startswith(f'{learners_version(notebook)}: 0 / {max_points:g}\n')
+    hidden = {line.strip() for cell in teachers.cells if is_check(cell)
+              for number, line in enumerate(cell.source.splitlines(), start=1)
+              if number in hidden_test_lines(cell.source) and line.strip()}
+    shown = {line.strip() for line in printed.replace(': ', '\n').splitlines()}
+    assert hidden and not hidden & shown, f'make check shows hidden tests: {sorted(hidden & shown)}'

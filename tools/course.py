@@ -5,6 +5,7 @@ import json
 import re
 import runpy
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -100,16 +101,17 @@ def run_stages(namespace, *scripts):
     return namespace
 
 
-def execute(notebook, folder, timeout=600, allow_errors=False):
+def execute(notebook, folder, timeout=600, allow_errors=False, quiet=False):
     """Runs every cell of `notebook` (an nbformat notebook, changed in place)
     in a fresh kernel started in `folder`, as JupyterLab starts it beside
     the notebook's file. Without timing metadata, so that a re-run changes
-    no byte of a notebook whose outputs did not change."""
+    no byte of a notebook whose outputs did not change. `quiet` drops the
+    kernel process's own log lines (not the cells' outputs)."""
     client = NotebookClient(
         notebook, timeout=timeout, allow_errors=allow_errors, record_timing=False,
         resources={'metadata': {'path': str(folder)}},
     )
-    client.execute()
+    client.execute(**({'stderr': subprocess.DEVNULL} if quiet else {}))
     return notebook
 
 

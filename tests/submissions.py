@@ -1,0 +1,38 @@
+"""Simulated learners' notebooks, for the tests of the grading loop and of
+`make check`: an exercise notebook's learners' version answered with the model
+answers, left empty, or answered with plausible wrong answers
+(tests/wrong_answers/<notebook's stem>.py)."""
+import runpy
+
+from course import COURSE_ROOT, nbgrader_of, read
+
+SOLUTION_MARKERS = ('### BEGIN SOLUTION', '### END SOLUTION')
+WRONG_ANSWERS_FOLDER = COURSE_ROOT / 'tests' / 'wrong_answers'
+
+
+def wrong_answers(exercise_notebook):
+    """{grade_id of a solution cell: a plausible wrong answer's code} for one
+    exercise notebook, from tests/wrong_answers/<notebook's stem>.py."""
+    path = WRONG_ANSWERS_FOLDER / f'{exercise_notebook.stem}.py'
+    return runpy.run_path(str(path))['WRONG_ANSWERS']
+
+
+def model_answer(cell):
+    """A solution cell of the teacher's version as a learner who got it right
+    would hand it in: the model answer without nbgrader's markers."""
+    return '\n'.join(line for line in cell.source.splitlines() if line.strip() not in SOLUTION_MARKERS)
+
+
+def submission(release_notebook, exercise_notebook, student):
+    """The release version of an exercise notebook, answered as `student`
+    answers (model_answers, empty_answers or wrong_answers)."""
+    answers = {nbgrader_of(cell)['grade_id']: model_answer(cell)
+               for cell in read(exercise_notebook).cells if nbgrader_of(cell).get('solution')}
+    if student == 'wrong_answers':
+        answers.update(wrong_answers(exercise_notebook))
+    if student != 'empty_answers':
+        for cell in release_notebook.cells:
+            grade_id = nbgrader_of(cell).get('grade_id')
+            if nbgrader_of(cell).get('solution'):
+                cell.source = answers[grade_id]
+    return release_notebook

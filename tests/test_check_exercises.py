@@ -1,0 +1,49 @@
+"""`make check` (tools/check_exercises.py) grades a learner's exercise notebooks
+with the hidden tests: the model answers score every autograded point, and a
+learner's edit of a locked check does not count. (The untouched learners'
+versions score 0 and no hidden test is shown: tests/test_student_copy_runs.py,
+which runs them that way.)"""
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from check_exercises import check, graded_version
+from course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of, read
+from submissions import submission
+
+by_name = pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
+
+
+def autograded_points(notebook):
+    return sum(nbgrader_of(cell)['points'] for cell in read(notebook).cells if is_check(cell))
+
+
+@by_name
+def test_the_checks_graded_are_the_teachers_with_their_hidden_tests(notebook):
+    learners = read(COURSE_ROOT / learners_version(notebook))
+    for cell in learners.cells:
+        if is_check(cell):
+            cell.source = 'assert True  # a learner edited the locked check'
+    graded = graded_version(learners, read(notebook))
+    teachers = {nbgrader_of(cell)['grade_id']: cell.source for cell in read(notebook).cells if is_check(cell)}
+    assert {nbgrader_of(cell)['grade_id']: cell.source for cell in graded.cells if is_check(cell)} == teachers
+    assert all('BEGIN HIDDEN TESTS' in source for source in teachers.values())
+
+
+@by_name
+def test_the_model_answers_score_every_autograded_point(notebook, tmp_path):
+    answered = submission(read(COURSE_ROOT / learners_version(notebook)), notebook, 'model_answers')
+    path = tmp_path / notebook.name
+    nbformat.write(answered, path)
+    assert check(path) == (autograded_points(notebook), autograded_points(notebook), [])
+
+
+def test_a_notebook_that_is_not_an_exercise_gets_one_clear_error():
+    chapter = 'notebooks/01_rethinking_the_training_loop.ipynb'
+    result = subprocess.run([sys.executable, 'tools/check_exercises.py', chapter],
+                            cwd=COURSE_ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f'make check: {chapter} is not an exercise notebook of the course')
+    assert str(learners_version(EXERCISES[0])) in result.stderr
