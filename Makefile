@@ -88,6 +88,11 @@ outputs: setup ## re-executes every notebook in place (maintainers)
 exercises: $(TEACHER_READY) ## writes the learners' exercises from source/ (maintainers)
 	$(BIN)/python tools/build_student_copies.py --in-place
 
+# The model solutions of the exercises, without the hidden tests, in
+# build/solutions/: one deliberate step away from the learner's notebooks
+solutions: $(TEACHER_READY) ## writes the exercises' model solutions into build/solutions/
+	$(BIN)/python tools/build_student_copies.py --solutions
+
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY) ## builds the learners' copy in build/student/
 	$(BIN)/python tools/build_student_copies.py build/student

@@ -209,6 +209,19 @@ def test_making_the_learners_versions_never_overwrites_a_learners_work(build_stu
     assert 'my_answer = 42' in first.read_text()
 
 
+def test_the_solutions_hold_the_model_answers_and_no_hidden_test(build_student_copies, tmp_path):
+    from build_student_copies import write_solutions
+
+    written = write_solutions(tmp_path / 'solutions')
+    assert [path.name for path in written] == [notebook.name for notebook in EXERCISES]
+    for notebook, path in zip(EXERCISES, written):
+        lines = {line.strip() for cell in read(path)['cells'] for line in source_of(cell).splitlines()}
+        assert removed_lines(read(notebook), SOLUTION) <= lines
+        assert not removed_lines(read(notebook), HIDDEN_TESTS) & lines
+    with pytest.raises(FileExistsError, match='refusing to overwrite'):
+        write_solutions(COURSE_ROOT / 'notebooks')
+
+
 def test_the_build_refuses_a_folder_it_did_not_make(build_student_copies, tmp_path):
     own_work = tmp_path / 'notes.txt'
     own_work.write_text('not a student copy')

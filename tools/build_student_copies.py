@@ -4,6 +4,7 @@ removed by nbgrader's own preprocessors, checks locked.
 
     python tools/build_student_copies.py --in-place      # make exercises: notebooks/exercises/
     python tools/build_student_copies.py [OUT_FOLDER]    # make student: default build/student
+    python tools/build_student_copies.py --solutions     # make solutions: build/solutions/
 
 --in-place writes the learners' versions that the course keeps in
 notebooks/exercises/ (run it after changing a teacher's version; a test fails
@@ -11,6 +12,8 @@ until they are in sync). It refuses to replace a notebook that holds a
 learner's work: outputs, or an answer cell without nbgrader's placeholder.
 OUT_FOLDER gets the learners' copy of the whole course, without source/: the
 chapters, the learners' versions, and everything they need to run.
+--solutions writes the model solutions, without the hidden tests, into
+build/solutions/, away from the learner's own notebooks.
 
 No nbgrader course or database is involved: the preprocessors are applied to
 each notebook directly. Needs requirements-teacher.txt.
@@ -58,9 +61,9 @@ def student_copy(notebook):
     return notebook
 
 
-def build_student_copies(out_folder):
-    """Writes the learners' copy of the course into `out_folder` (replacing a
-    copy this function made before) and returns the notebooks it wrote."""
+def own_empty_folder(out_folder):
+    """`out_folder`, made empty: created, or emptied if this script made it
+    before; refuses a folder it did not make. Returns it as a Path."""
     out_folder = Path(out_folder)
     if out_folder.exists():
         if not (out_folder / MARKER).is_file() and any(out_folder.iterdir()):
@@ -71,7 +74,27 @@ def build_student_copies(out_folder):
         shutil.rmtree(out_folder)
     out_folder.mkdir(parents=True)
     (out_folder / MARKER).write_text('Built by tools/build_student_copies.py; rebuilt on every run.\n')
+    return out_folder
 
+
+def write_solutions(out_folder):
+    """Writes the model solutions, one notebook per exercise notebook, into
+    `out_folder` (replacing what this function wrote there before): the
+    teacher's versions with their outputs, less the hidden tests, which stay
+    the teacher's. Returns their paths."""
+    out_folder = own_empty_folder(out_folder)
+    written = []
+    for exercise in EXERCISES:
+        notebook, _ = ClearHiddenTests().preprocess(nbformat.read(exercise, as_version=4), {})
+        written.append(out_folder / exercise.name)
+        nbformat.write(notebook, written[-1])
+    return written
+
+
+def build_student_copies(out_folder):
+    """Writes the learners' copy of the course into `out_folder` (replacing a
+    copy this function made before) and returns the notebooks it wrote."""
+    out_folder = own_empty_folder(out_folder)
     copy_learner_files(out_folder)
 
     written = []
@@ -116,6 +139,8 @@ def write_learners_versions(root=COURSE_ROOT):
 if __name__ == '__main__':
     if sys.argv[1:] == ['--in-place']:
         written = write_learners_versions()
+    elif sys.argv[1:] == ['--solutions']:
+        written = write_solutions(COURSE_ROOT / 'build' / 'solutions')
     else:
         written = build_student_copies(Path(sys.argv[1] if len(sys.argv) > 1 else COURSE_ROOT / 'build' / 'student'))
     for path in written:
