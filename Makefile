@@ -27,7 +27,14 @@ help: ## lists these commands
 
 setup: $(READY) ## makes .venv and installs requirements.txt (TORCH=cpu: PyTorch's CPU build)
 
+# The oldest Python that every pin of requirements.txt supports (their
+# Requires-Python; tests/test_course_details.py keeps it true)
+MIN_PYTHON := 3.11
+
 $(READY): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(MIN_PYTHON)".split("."))))' || \
+		{ echo "The course needs Python $(MIN_PYTHON) or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1)." \
+		"Install a newer one and run make with PYTHON=python3.X (or delete $(VENV) first)." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 ifeq ($(TORCH),cpu)
 	$(BIN)/python -m pip install --disable-pip-version-check $$(grep '^torch==' requirements.txt) \
