@@ -21,7 +21,7 @@ first_epoch = 0
 run_name = datetime.now().strftime('%Y%m%d-%H%M%S-%f')
 writer = SummaryWriter(f'runs/simple_linear_regression/{run_name}')
 # Tracing the graph needs one real input, on the model's device. It comes
-# from the dataset: asking train_loader for it would draw from the global
-# random generator and change the order of every mini-batch that follows
+# from the dataset: asking train_loader for it would draw two numbers from
+# the global random generator and change the order of every mini-batch that follows
 x_sample, y_sample = train_data[:16]
 writer.add_graph(model, x_sample.to(device))
