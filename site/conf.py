@@ -12,7 +12,8 @@ extensions = [
     # MathJax 3 and its fonts, copied into _static/mathjax/
     'sphinx-mathjax-offline',
 ]
-exclude_patterns = ['_build', '**.ipynb_checkpoints']
+# README.md is there for the landing page to include parts of it, not as a page
+exclude_patterns = ['_build', '**.ipynb_checkpoints', 'README.md']
 
 # The notebooks' maths is written between dollars
 myst_enable_extensions = ['dollarmath', 'amsmath']

@@ -6,7 +6,8 @@ The exercises are left out: their teacher's version holds the solutions.
 
     python tools/build_site.py [OUT_FOLDER]    # make site; default: build/site
 
-Sphinx's settings and the landing page are in site/; the pages' sources are
+Sphinx's settings and the landing page are in site/ (its opening and its
+commands come from README.md, included); the pages' sources are
 put together in OUT_FOLDER's sibling OUT_FOLDER-source. Needs requirements-site.txt.
 """
 import shutil
@@ -22,6 +23,7 @@ SITE_SETTINGS = COURSE_ROOT / 'site'
 # Pages of their own for the files the chapters write, under this folder
 FILES_FOLDER = 'files'
 HELPERS = 'helpers.py'
+README = 'README.md'
 
 
 def script_page(path):
@@ -100,6 +102,9 @@ def prepare_sources(source_folder):
         write_script_page(source_folder, path, writers[path])
     write_script_page(source_folder, HELPERS, [])
 
+    # The landing page includes marked parts of the README (one source);
+    # conf.py keeps the README itself from becoming a page
+    shutil.copy2(COURSE_ROOT / README, source_folder / README)
     landing = (SITE_SETTINGS / 'index.md').read_text()
     (source_folder / 'index.md').write_text(landing.replace('%TOCTREE%', '\n'.join(pages)))
     return pages
