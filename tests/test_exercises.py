@@ -183,6 +183,19 @@ def test_every_code_cell_of_the_student_copies_compiles(notebook, student_folder
             compile(python_of(cell), f'{notebook.name}, cell {cell["id"]}', 'exec')
 
 
+def test_nothing_a_learner_opens_under_notebooks_holds_a_solution_or_a_hidden_test():
+    # What `make lab` shows first: the chapters and the learners' versions
+    teachers = {notebook.name: read(notebook) for notebook in EXERCISES}
+    for path in (COURSE_ROOT / 'notebooks').rglob('*.ipynb'):
+        text = ''.join(source_of(cell) for cell in read(path)['cells'])
+        assert not any(marker in text for marker in MARKERS), path
+        if path.name in teachers:
+            # (the chapters teach what some model answers do, in lines of their own)
+            secret = removed_lines(teachers[path.name], SOLUTION) | removed_lines(teachers[path.name], HIDDEN_TESTS)
+            shown = secret & {line.strip() for line in text.splitlines()}
+            assert not shown, f'{path} shows {sorted(shown)[:3]}'
+
+
 def test_the_learners_versions_are_generated_from_the_teachers(build_student_copies):
     from build_student_copies import student_copy
 
