@@ -3,13 +3,10 @@ with the hidden tests: the model answers score every autograded point, and a
 learner's edit of a locked check does not count. (The untouched learners'
 versions score 0 and no hidden test is shown: tests/test_student_copy_runs.py,
 which runs them that way.)"""
-import subprocess
-import sys
-
 import nbformat
 import pytest
 
-from check_exercises import check, graded_version
+from check_exercises import check, graded_version, main
 from course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of, read
 from submissions import submission
 
@@ -40,10 +37,14 @@ def test_the_model_answers_score_every_autograded_point(notebook, tmp_path):
     assert check(path) == (autograded_points(notebook), autograded_points(notebook), [])
 
 
-def test_a_notebook_that_is_not_an_exercise_gets_one_clear_error():
+def test_a_notebook_that_is_not_an_exercise_or_not_readable_gets_one_clear_error(tmp_path, capsys):
     chapter = 'notebooks/01_rethinking_the_training_loop.ipynb'
-    result = subprocess.run([sys.executable, 'tools/check_exercises.py', chapter],
-                            cwd=COURSE_ROOT, capture_output=True, text=True)
-    assert result.returncode == 2
-    assert result.stderr.startswith(f'make check: {chapter} is not an exercise notebook of the course')
-    assert str(learners_version(EXERCISES[0])) in result.stderr
+    assert main([chapter]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f'make check: {chapter} is not an exercise notebook of the course')
+    assert str(learners_version(EXERCISES[0])) in error
+
+    broken = tmp_path / EXERCISES[0].name
+    broken.write_text('{"cells": [')
+    assert main([str(broken)]) == 2
+    assert capsys.readouterr().err.startswith(f'make check: {broken} is not a notebook that can be read')

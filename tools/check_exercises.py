@@ -156,6 +156,11 @@ def main(arguments):
             teachers_version(path)
             if not path.is_file():
                 raise ValueError(f'{path} does not exist')
+            try:
+                read(path)
+            except ValueError as error:
+                raise ValueError(f'{path} is not a notebook that can be read ({error}); '
+                                 f'take it back from git, or from a copy you saved') from None
     except ValueError as error:
         print(f'make check: {error}', file=sys.stderr)
         return 2
