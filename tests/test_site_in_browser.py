@@ -2,11 +2,12 @@
 headless Chromium from its files, as a reader opens build/site/index.html:
 every page reachable from the landing page, every internal link resolves,
 every image loads, nothing is requested from another host, and the chapters'
-plots, maths and scripts show."""
+plots, maths and scripts show. Built for a school's mirror of the course and
+its JupyterHub, each chapter's launch buttons open that chapter from there."""
 import re
 import time
 from pathlib import Path
-from urllib.parse import unquote, urldefrag, urlparse
+from urllib.parse import parse_qs, unquote, urldefrag, urlparse
 
 import nbformat
 import pytest
@@ -15,15 +16,23 @@ from selenium.webdriver.common.by import By
 from browser import leaving_the_machine, network_log, screenshot, start_chromium
 from build_site import build_site, script_page
 from course import CHAPTERS, COURSE_ROOT, EXERCISES, writefile_cells
+from publishing import hub_link
 
 SECRETS = ('BEGIN SOLUTION', 'END SOLUTION', 'BEGIN HIDDEN TESTS', 'END HIDDEN TESTS')
+# The published address the site is built for (COURSE_REPOSITORY overrides
+# the course's own) and the hub a teacher gives (COURSE_HUB)
+MIRROR = 'https://github.com/example-school/training-loop-mirror'
+HUB = 'https://hub.example-school.edu'
 
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp('site') / 'site'
     start = time.monotonic()
-    pages = build_site(out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('COURSE_REPOSITORY', f'{MIRROR}.git')
+        patch.setenv('COURSE_HUB', HUB)
+        pages = build_site(out)
     return {'folder': out, 'pages': pages, 'seconds': time.monotonic() - start}
 
 
@@ -169,6 +178,35 @@ def test_the_site_holds_no_exercise(site):
         if path.is_file() and path.suffix in ('.html', '.js', '.txt', '.ipynb', '.json'):
             text = path.read_text(errors='replace')
             assert not any(marker in text for marker in SECRETS), path
+
+
+def without_query(url):
+    return url.split('?')[0]
+
+
+def test_each_chapter_s_launch_buttons_open_it_from_the_published_address(site, browser):
+    for chapter in CHAPTERS:
+        path = chapter.relative_to(COURSE_ROOT).as_posix()
+        assert path == f'notebooks/{chapter.name}'
+        open_page(browser, site['folder'] / f'{chapter.stem}.html')
+        launch = dict(browser.execute_script(
+            "return [...document.querySelectorAll('.dropdown-launch-buttons a')]"
+            ".map(a => [a.textContent.trim(), a.getAttribute('href')])"))
+        assert sorted(launch) == ['Binder', 'Colab', 'JupyterHub'], launch
+        assert launch['Colab'] == f'https://colab.research.google.com/github/example-school/training-loop-mirror/blob/main/{path}'
+        assert launch['Binder'] == f'https://mybinder.org/v2/gh/example-school/training-loop-mirror/main?urlpath=lab/tree/{path}'
+        # nbgitpuller clones the mirror into a folder named after it, then opens the chapter there;
+        # the same link as the README's
+        assert without_query(launch['JupyterHub']) == f'{HUB}/hub/user-redirect/git-pull'
+        assert parse_qs(urlparse(launch['JupyterHub']).query) == {
+            'repo': [MIRROR], 'branch': ['main'], 'urlpath': [f'lab/tree/training-loop-mirror/{path}']}
+        readme_link = hub_link(HUB, MIRROR, 'main', path)
+        assert parse_qs(urlparse(readme_link).query) == parse_qs(urlparse(launch['JupyterHub']).query)
+    browser.find_element(By.CSS_SELECTOR, '.dropdown-launch-buttons button').click()
+    screenshot(browser, 'site-launch-buttons')
+    open_page(browser, site['folder'] / 'index.html')
+    landing = browser.find_element(By.TAG_NAME, 'main').text
+    assert f'on the JupyterHub at {HUB}, from example-school/training-loop-mirror' in landing
 
 
 def test_the_build_is_quick(site):

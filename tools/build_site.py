@@ -17,6 +17,7 @@ import nbformat
 from sphinx.cmd.build import build_main
 
 from course import CHAPTERS, COURSE_ROOT, WRITEFILE
+from publishing import hub, repository, site_note
 
 SITE_SETTINGS = COURSE_ROOT / 'site'
 # Pages of their own for the files the chapters write, under this folder
@@ -101,6 +102,7 @@ def prepare_sources(source_folder):
     write_script_page(source_folder, HELPERS, [])
 
     landing = (SITE_SETTINGS / 'index.md').read_text()
+    landing = landing.replace('%LAUNCH%', site_note(repository(), hub()))
     (source_folder / 'index.md').write_text(landing.replace('%TOCTREE%', '\n'.join(pages)))
     return pages
 

@@ -38,6 +38,11 @@ def repository():
     return os.environ.get('COURSE_REPOSITORY') or REPOSITORY
 
 
+def hub():
+    """The address of a school's JupyterHub the site's chapters get a launch button for (COURSE_HUB; '' for none)."""
+    return os.environ.get('COURSE_HUB', '').rstrip('/')
+
+
 def setup_cell(repository=REPOSITORY, branch=BRANCH):
     """The source of every notebook's first code cell: the published address,
     then tools/setup_cell.py."""
@@ -63,6 +68,14 @@ def colab_link(address, branch, notebook):
     if not web or not web.startswith('https://github.com/'):
         return None
     return f'{COLAB}/github/{web.removeprefix("https://github.com/")}/blob/{branch}/{notebook}'
+
+
+def binder_link(address, branch, notebook):
+    """Builds the course on mybinder.org and opens `notebook` in JupyterLab; None unless the address is on GitHub."""
+    web = web_repository(address)
+    if not web or not web.startswith('https://github.com/'):
+        return None
+    return f'{BINDER}/v2/gh/{web.removeprefix("https://github.com/")}/{branch}?urlpath=lab/tree/{notebook}'
 
 
 def hub_link(hub, address, branch, notebook):
@@ -97,11 +110,12 @@ def site_note(address, hub):
     if not web_repository(address):
         return (f'The course is published at `{address}`; the buttons that open a notebook in Colab, Binder or '
                 'a JupyterHub need an address on GitHub, GitLab or Bitbucket, so its pages have none.')
-    where = 'Colab or Binder' if web_repository(address).startswith('https://github.com/') else 'Binder'
-    hub_words = (f', or your JupyterHub ({hub})' if hub else
-                 '; a teacher adds a button for the school\'s JupyterHub with `make site HUB=https://...`')
-    return (f'The rocket button at the top of each chapter opens it in {where}{hub_words}, fetching the '
-            f'course from <{address}>.')
+    web = web_repository(address)
+    where = 'Colab or Binder' if web.startswith('https://github.com/') else 'Binder'
+    hub_words = (f', or on the JupyterHub at <{hub}>' if hub else
+                 ' (a teacher adds one for the school\'s JupyterHub with `make site HUB=https://...`)')
+    return f'The rocket button at the top of each chapter opens it in {where}{hub_words}, from <{web}>.'
+
 
 
 def readme_section(address=REPOSITORY, branch=BRANCH):
@@ -120,6 +134,8 @@ def readme_section(address=REPOSITORY, branch=BRANCH):
     if colab[0][1]:
         lines.append('Open in Colab: ' + ' · '.join(f'[{number}]({link})' for number, link in colab))
     first = f'{NOTEBOOKS_PATH}/{CHAPTERS[0].name}'
+    if binder_link(address, branch, first):
+        lines.append(f'[Open in Binder]({binder_link(address, branch, first)}) (it builds from `binder/`).')
     lines.append(f'On a JupyterHub (replace HUB): `{hub_link("https://HUB", address, branch, first)}`')
     return lines
 
