@@ -1,8 +1,9 @@
 """What is built from the published address (tools/publishing.py): nothing
 when it is unset, and links that open each chapter from it when it is set."""
+import json
 from urllib.parse import parse_qs, urlparse
 
-from course import CHAPTERS
+from course import CHAPTERS, COURSE_ROOT, NOTEBOOKS
 from publishing import readme_section, site_note, site_theme_options
 
 MIRROR = 'https://github.com/example-school/training-loop-mirror'
@@ -36,3 +37,12 @@ def test_the_readme_links_open_every_chapter_from_the_published_address():
         'urlpath': [f'lab/tree/training-loop-mirror/notebooks/{CHAPTERS[0].name}']}
     assert len(section) <= 6
 
+
+def test_binder_installs_the_course_s_own_pins_on_the_python_of_the_stored_outputs():
+    lines = [line for line in (COURSE_ROOT / 'binder' / 'requirements.txt').read_text().splitlines()
+             if line.strip() and not line.startswith('#')]
+    assert lines == ['--extra-index-url https://download.pytorch.org/whl/cpu', '-r ../requirements.txt']
+    python = {json.loads(path.read_text())['metadata']['language_info']['version'].rsplit('.', 1)[0]
+              for path in NOTEBOOKS}
+    assert (COURSE_ROOT / 'binder' / 'runtime.txt').read_text().split() == [f'python-{python.pop()}']
+    assert not python
