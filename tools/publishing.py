@@ -142,6 +142,9 @@ def readme_section(address=REPOSITORY, branch=BRANCH):
 
 def readme_with_links(text, address=REPOSITORY, branch=BRANCH):
     """The README's text with its launch-link section rewritten."""
+    if README_START not in text or README_END not in text:
+        raise ValueError(f'README.md has lost its launch-link markers: put {README_START} and {README_END} '
+                         'back, on lines of their own, under a heading such as "Open it elsewhere"')
     start, end = text.index(README_START) + len(README_START), text.index(README_END)
     return text[:start] + '\n' + '\n'.join(readme_section(address, branch)) + '\n' + text[end:]
 
