@@ -2,14 +2,16 @@
 (tools/publishing.py and tools/setup_cell.py), which makes the course's root
 the working directory wherever the kernel was started. Opened outside the
 course, it fetches the course: tests/test_fetching_the_course.py."""
+import ast
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from course import COURSE_ROOT, NOTEBOOKS, code_cells
-from publishing import README, readme_with_links, setup_cell
+from course import COURSE_ROOT, LEARNER_FILES, NOTEBOOKS, code_cells
+from publishing import README, SETUP_CELL_BODY, readme_with_links, setup_cell
 
 SETUP = setup_cell()
 
@@ -50,3 +52,20 @@ def test_setup_outside_the_course_without_an_address_says_where_to_start(tmp_pat
     assert f'{tmp_path} is not inside the course, and no address to fetch it from is set' in result.stderr
     assert 'COURSE_REPOSITORY' in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_on_colab_the_setup_checks_every_package_the_notebooks_import_and_requirements_pins_it():
+    sources = [source for notebook in NOTEBOOKS for source, _ in code_cells(notebook)]
+    for name in LEARNER_FILES:
+        path = COURSE_ROOT / name
+        sources += [script.read_text() for script in ([path] if path.is_file() else path.rglob('*.py'))]
+    imported = {module for source in sources for module in re.findall(r'^\s*(?:from|import)\s+(\w+)', source, re.M)}
+    own = {path.stem for folder in (COURSE_ROOT, COURSE_ROOT / 'tools') for path in folder.iterdir()}
+    third_party = imported - set(sys.stdlib_module_names) - own - {'google'}  # google.colab: Colab's own
+    distribution = {'PIL': 'pillow'}
+    checked = next(ast.literal_eval(node.value) for node in ast.parse(SETUP_CELL_BODY.read_text()).body
+                   if isinstance(node, ast.Assign) and node.targets[0].id == 'NOTEBOOK_PACKAGES')
+    assert {distribution.get(module, module) for module in third_party} == set(checked)
+    requirements = (COURSE_ROOT / 'requirements.txt').read_text().splitlines()
+    pinned = {line.split('==')[0] for line in requirements if '==' in line}
+    assert set(checked) <= pinned
