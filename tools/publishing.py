@@ -50,7 +50,7 @@ def setup_cell(repository=REPOSITORY, branch=BRANCH):
         '# Where the course is published (written by `make publish`, from tools/publishing.py);\n'
         '# COURSE_REPOSITORY in the environment overrides the address\n'
         f'PUBLISHED_REPOSITORY = {repository!r}\n'
-        f'PUBLISHED_BRANCH = {branch!r}\n'
+        f'PUBLISHED_BRANCH = {branch!r}\n\n'
     )
     return header + SETUP_CELL_BODY.read_text().rstrip('\n')
 
