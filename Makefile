@@ -19,7 +19,7 @@ DEV_READY := $(VENV)/.dev-requirements-installed
 # The static site's tools (Sphinx), alone: `make site` needs nothing else
 SITE_READY := $(VENV)/.site-requirements-installed
 
-.PHONY: help setup lab notebook test lint run outputs student release grade bench site tensorboard ddp publish
+.PHONY: help setup lab notebook test lint run outputs kernel-check student release grade bench site tensorboard ddp publish
 
 # The first target: a bare `make` lists the commands
 help: ## lists these commands
@@ -75,6 +75,13 @@ run: setup ## executes every notebook into build/executed/, with timings
 # outputs are those of a real run on the pinned versions
 outputs: setup ## re-executes every notebook in place (maintainers)
 	$(BIN)/python tools/run_notebooks.py --in-place
+
+# For maintainers: re-executes notebooks on other CPU kernels than this
+# machine's own (tools/kernel_sets.py) and lists, cell by cell, every stored
+# output that changes; NB=notebooks/... checks one notebook
+NB ?=
+kernel-check: setup ## lists stored outputs that change on other CPU kernels (NB=... for one)
+	$(BIN)/python tools/kernel_sensitivity.py $(NB)
 
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY) ## builds the learners' copy in build/student/
