@@ -19,7 +19,8 @@ DEV_READY := $(VENV)/.dev-requirements-installed
 # The static site's tools (Sphinx), alone: `make site` needs nothing else
 SITE_READY := $(VENV)/.site-requirements-installed
 
-.PHONY: help setup lab notebook test lint run outputs check exercises solutions student release grade bench site tensorboard ddp
+.PHONY: help setup lab notebook test lint run outputs check exercises solutions kernel-check student release grade \
+	bench site tensorboard ddp publish
 
 # The first target: a bare `make` lists the commands
 help: ## lists these commands
@@ -100,6 +101,12 @@ exercises: $(TEACHER_READY) ## writes the learners' exercises from source/ (main
 solutions: $(TEACHER_READY) ## writes the exercises' model solutions into build/solutions/
 	$(BIN)/python tools/build_student_copies.py --solutions
 
+# For maintainers: re-executes notebooks on other CPU kernels than this
+# machine's own (tools/kernel_sets.py) and lists, cell by cell, every stored
+# output that changes; NB=notebooks/... checks one notebook
+kernel-check: setup ## lists stored outputs that change on other CPU kernels (NB=... for one)
+	$(BIN)/python tools/kernel_sensitivity.py $(NB)
+
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY) ## builds the learners' copy in build/student/
 	$(BIN)/python tools/build_student_copies.py build/student
@@ -122,8 +129,18 @@ $(SITE_READY): requirements-site.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-site.txt
 	touch $@
 
-site: $(SITE_READY) ## renders the course as a static site in build/site/
-	$(BIN)/python tools/build_site.py build/site
+# HUB=https://hub.school.example adds a button that opens each chapter on
+# that JupyterHub (nbgitpuller) beside Colab's and Binder's; all of them
+# need the published address (tools/publishing.py, PUBLISHING.md)
+HUB ?=
+site: $(SITE_READY) ## renders the course as a static site in build/site/ (HUB=: a JupyterHub's address)
+	$(if $(HUB),COURSE_HUB=$(HUB)) $(BIN)/python tools/build_site.py build/site
+
+# After the published address in tools/publishing.py or the setup cell's
+# code in tools/setup_cell.py changed: writes them into every notebook's
+# first code cell and the README's launch links (PUBLISHING.md)
+publish: setup ## writes the published address into the notebooks' setup cells and README
+	$(BIN)/python tools/publishing.py
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md.

@@ -272,11 +272,12 @@ def make_balanced_sampler(labels, generator=None):
     )
 
 
-def make_windows(series, window_size, horizon=1):
+def make_windows(series, window_size, horizon=1, dtype=torch.float32):
     """Cuts a 1-D series into overlapping windows, one step apart, and
     returns (features, targets): the features are `window_size` consecutive
-    steps, the target is the step `horizon` steps after the window's last."""
-    series = torch.as_tensor(series, dtype=torch.float32)
+    steps, the target is the step `horizon` steps after the window's last.
+    Both are tensors of `dtype`."""
+    series = torch.as_tensor(series, dtype=dtype)
     if series.dim() != 1:
         raise ValueError(
             f'the series must be 1-D, one value per time step, but has '

@@ -1,6 +1,9 @@
-# Features: 20 steps; target: the step 10 steps after the window
+# Features: 20 steps; target: the step 10 steps after the window, in
+# double precision (float64), as model configuration v5 explains
 window_size, horizon = 20, 10
-features, targets = make_windows(series, window_size, horizon)
+features, targets = make_windows(
+    series, window_size, horizon, dtype=torch.float64
+)
 dataset = TensorDataset(features, targets)
 
 # The chapter's recipe applied to windows: a window from any time can

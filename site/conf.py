@@ -2,6 +2,8 @@
 
 The pages are rendered from the notebooks' stored outputs: nothing is executed,
 and every script, stylesheet and font the pages load is copied into the site."""
+from publishing import BRANCH, hub, repository, site_theme_options
+
 project = 'The PyTorch training loop, step by step'
 html_title = project
 author = 'the course'
@@ -35,6 +37,11 @@ html_theme_options = {
     'use_fullscreen_button': False,
     'navigation_with_keys': True,
 }
+# Buttons that open each chapter in Colab, Binder or a school's JupyterHub,
+# built from the published address (tools/publishing.py; COURSE_REPOSITORY
+# overrides it) and COURSE_HUB (`make site HUB=...`); none without an address.
+# tools/build_site.py runs Sphinx with tools/ on the import path
+html_theme_options.update(site_theme_options(repository(), BRANCH, hub()))
 html_show_sourcelink = False
 html_copy_source = False
 html_last_updated_fmt = None

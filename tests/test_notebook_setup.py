@@ -1,27 +1,40 @@
-"""Every notebook starts with the same setup cell, which makes the course's
-root the working directory wherever the kernel was started."""
+"""Every notebook starts with the same setup cell, generated from one source
+(tools/publishing.py and tools/setup_cell.py), which makes the course's root
+the working directory wherever the kernel was started. Opened outside the
+course, it fetches the course: tests/test_fetching_the_course.py."""
+import ast
+import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from course import COURSE_ROOT, NOTEBOOKS, code_cells
+from course import COURSE_ROOT, LEARNER_FILES, NOTEBOOKS, code_cells
+from publishing import README, SETUP_CELL_BODY, readme_with_links, setup_cell
 
-SETUP = code_cells(NOTEBOOKS[0])[0][0]
+SETUP = setup_cell()
 
 
 @pytest.mark.parametrize('notebook', NOTEBOOKS, ids=lambda path: path.name)
-def test_every_notebook_opens_with_the_setup_cell(notebook):
+def test_every_notebook_opens_with_the_generated_setup_cell(notebook):
+    # after a change to tools/setup_cell.py or the published address: make publish
     assert code_cells(notebook)[0][0] == SETUP
 
 
-def run_setup(start_folder, times):
-    script = '\n'.join([SETUP] * times) + (
+def test_the_readme_launch_links_are_those_of_the_published_address():
+    text = README.read_text()
+    assert readme_with_links(text) == text
+
+
+def run_setup(start_folder, times, source=SETUP):
+    script = '\n'.join([source] * times) + (
         '\nimport importlib.util'
         '\nprint(Path.cwd())'
         "\nprint(importlib.util.find_spec('helpers').origin)"  # importable, not imported
     )
-    return subprocess.run([sys.executable, '-c', script], cwd=start_folder, capture_output=True, text=True)
+    env = {name: value for name, value in os.environ.items() if name != 'COURSE_REPOSITORY'}
+    return subprocess.run([sys.executable, '-c', script], cwd=start_folder, capture_output=True, text=True, env=env)
 
 
 @pytest.mark.parametrize('start', ['.', 'notebooks', 'data_preparation'])
@@ -33,7 +46,26 @@ def test_setup_makes_the_course_root_the_working_directory_however_often_it_runs
     assert helpers_file == str(COURSE_ROOT / 'helpers.py')
 
 
-def test_setup_outside_the_course_says_where_to_start(tmp_path):
-    result = run_setup(tmp_path, times=1)
+def test_setup_outside_the_course_without_an_address_says_where_to_start(tmp_path):
+    result = run_setup(tmp_path, times=1, source=setup_cell(repository=''))
     assert result.returncode != 0
-    assert f'{tmp_path} is not inside the course' in result.stderr
+    assert f'{tmp_path} is not inside the course, and no address to fetch it from is set' in result.stderr
+    assert 'COURSE_REPOSITORY' in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_on_colab_the_setup_checks_every_package_the_notebooks_import_and_requirements_pins_it():
+    sources = [source for notebook in NOTEBOOKS for source, _ in code_cells(notebook)]
+    for name in LEARNER_FILES:
+        path = COURSE_ROOT / name
+        sources += [script.read_text() for script in ([path] if path.is_file() else path.rglob('*.py'))]
+    imported = {module for source in sources for module in re.findall(r'^\s*(?:from|import)\s+(\w+)', source, re.M)}
+    own = {path.stem for folder in (COURSE_ROOT, COURSE_ROOT / 'tools') for path in folder.iterdir()}
+    third_party = imported - set(sys.stdlib_module_names) - own - {'google'}  # google.colab: Colab's own
+    distribution = {'PIL': 'pillow'}
+    checked = next(ast.literal_eval(node.value) for node in ast.parse(SETUP_CELL_BODY.read_text()).body
+                   if isinstance(node, ast.Assign) and node.targets[0].id == 'NOTEBOOK_PACKAGES')
+    assert {distribution.get(module, module) for module in third_party} == set(checked)
+    requirements = (COURSE_ROOT / 'requirements.txt').read_text().splitlines()
+    pinned = {line.split('==')[0] for line in requirements if '==' in line}
+    assert set(checked) <= pinned

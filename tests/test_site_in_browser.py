@@ -2,11 +2,12 @@
 headless Chromium from its files, as a reader opens build/site/index.html:
 every page reachable from the landing page, every internal link resolves,
 every image loads, nothing is requested from another host, and the chapters'
-plots, maths and scripts show."""
+plots, maths and scripts show. Built for a school's mirror of the course and
+its JupyterHub, each chapter's launch buttons open that chapter from there."""
 import re
 import time
 from pathlib import Path
-from urllib.parse import unquote, urldefrag, urlparse
+from urllib.parse import parse_qs, unquote, urldefrag, urlparse
 
 import nbformat
 import pytest
@@ -15,15 +16,23 @@ from selenium.webdriver.common.by import By
 from browser import leaving_the_machine, network_log, screenshot, start_chromium
 from build_site import build_site, script_page
 from course import CHAPTERS, COURSE_ROOT, EXERCISES, writefile_cells
+from publishing import hub_link
 
 SECRETS = ('BEGIN SOLUTION', 'END SOLUTION', 'BEGIN HIDDEN TESTS', 'END HIDDEN TESTS')
+# The published address the site is built for (COURSE_REPOSITORY overrides
+# the course's own) and the hub a teacher gives (COURSE_HUB)
+MIRROR = 'https://github.com/example-school/training-loop-mirror'
+HUB = 'https://hub.example-school.edu'
 
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp('site') / 'site'
     start = time.monotonic()
-    pages = build_site(out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('COURSE_REPOSITORY', f'{MIRROR}.git')
+        patch.setenv('COURSE_HUB', HUB)
+        pages = build_site(out)
     return {'folder': out, 'pages': pages, 'seconds': time.monotonic() - start}
 
 
@@ -147,6 +156,12 @@ def test_a_chapter_shows_its_plots_and_maths_and_links_to_its_scripts(site, brow
             browser.execute_script('arguments[0].scrollIntoView({block: "center"})', first_plot[0])
             time.sleep(0.3)
             screenshot(browser, 'site-chapter-plot')
+    # the setup cell, the same long cell atop every notebook, is folded away
+    folded = browser.execute_script(
+        "const cells = [...document.querySelectorAll('main .cell')];"
+        "return cells.length ? [cells[0].classList.contains('tag_hide-input'),"
+        " (cells[0].querySelector('details') || {}).open, cells[0].textContent.includes('def _set_up_course')] : []")
+    assert folded == [True, False, True]
     links = browser.execute_script("return [...document.querySelectorAll('main a')].map(a => a.getAttribute('href'))")
     for path, _ in writefile_cells(chapter):
         assert f'{script_page(path)}.html' in links, path
@@ -169,6 +184,28 @@ def test_the_site_holds_no_exercise(site):
         if path.is_file() and path.suffix in ('.html', '.js', '.txt', '.ipynb', '.json'):
             text = path.read_text(errors='replace')
             assert not any(marker in text for marker in SECRETS), path
+
+
+def test_each_chapter_s_launch_buttons_open_it_from_the_published_address(site, crawl):
+    for chapter in CHAPTERS:
+        path = chapter.relative_to(COURSE_ROOT).as_posix()
+        assert path == f'notebooks/{chapter.name}'
+        links = crawl[site['folder'] / f'{chapter.stem}.html']['links']
+        launch = {service: [link for link in links if link.startswith(start)] for service, start in [
+            ('Colab', 'https://colab.research.google.com/'), ('Binder', 'https://mybinder.org/'), ('hub', HUB)]}
+        assert launch == {
+            'Colab': [f'https://colab.research.google.com/github/example-school/training-loop-mirror/blob/main/{path}'],
+            'Binder': [f'https://mybinder.org/v2/gh/example-school/training-loop-mirror/main?urlpath=lab/tree/{path}'],
+            'hub': [launch['hub'][0]]}
+        # nbgitpuller clones the mirror into a folder named after it, then
+        # opens the chapter there; the README's link is the same
+        hub = urlparse(launch['hub'][0])
+        assert f'{hub.scheme}://{hub.netloc}{hub.path}' == f'{HUB}/hub/user-redirect/git-pull'
+        assert parse_qs(hub.query) == {
+            'repo': [MIRROR], 'branch': ['main'], 'urlpath': [f'lab/tree/training-loop-mirror/{path}']}
+        assert parse_qs(urlparse(hub_link(HUB, MIRROR, 'main', path)).query) == parse_qs(hub.query)
+    landing = crawl[site['folder'] / 'index.html']['links']
+    assert f'{HUB}/' in landing and MIRROR in landing
 
 
 def test_the_build_is_quick(site):

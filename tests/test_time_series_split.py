@@ -1,14 +1,17 @@
 """The chronological split (data preparation v7) keeps training and
 validation windows apart in time; the random split of windows (v6) does
 not. The series used here holds its own time steps as values, so the
-values in a window tell which steps it uses."""
+values in a window tell which steps it uses. Then what notebook 03 says of
+the two runs' loss curves, on its own series."""
 import numpy as np
 import pytest
 import torch
+import torch.nn as nn
+import torch.optim as optim
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
-from helpers import make_windows
-from course import run_stages
+from helpers import make_train_step_fn, make_val_step_fn, make_windows, mini_batch
+from course import CHAPTERS, cell_source, run_stages
 
 N_STEPS = 500
 
@@ -54,6 +57,41 @@ def test_the_chronological_validation_loader_keeps_time_order():
     assert torch.equal(passes[0], passes[1])
     assert torch.all(passes[0][1:] > passes[0][:-1])
     assert len(passes[0]) == len(namespace['val_data'])
+
+
+def test_windows_take_the_type_asked_for():
+    features, targets = make_windows(np.arange(10) / 3, window_size=3, horizon=2, dtype=torch.float64)
+    assert features.dtype == targets.dtype == torch.float64
+    assert features[1, 0].item() == 1 / 3
+
+
+def losses_of(split_stage):
+    """Notebook 03's run of section 3: its series, a split, model configuration
+    v5 and 150 epochs of model training v6."""
+    namespace = dict(
+        np=np, torch=torch, nn=nn, optim=optim, DataLoader=DataLoader, TensorDataset=TensorDataset,
+        random_split=random_split, make_windows=make_windows, make_train_step_fn=make_train_step_fn,
+        make_val_step_fn=make_val_step_fn, mini_batch=mini_batch, n_epochs=150,
+    )
+    exec(cell_source(CHAPTERS[2], 'cell-038'), namespace)
+    namespace = run_stages(namespace, split_stage, 'model_configuration/v5.py', 'model_training/v6.py')
+    features, targets = namespace['val_data'][list(range(len(namespace['val_data'])))]
+    yardstick = nn.functional.mse_loss(features[:, -1:], targets).item()
+    return np.array(namespace['losses']), np.array(namespace['val_losses']), yardstick
+
+
+def test_the_loss_curves_say_what_notebook_03_says_of_them():
+    # "The training loss falls in both runs"
+    random_losses, random_val, random_yardstick = losses_of('data_preparation/v6.py')
+    time_losses, time_val, time_yardstick = losses_of('data_preparation/v7.py')
+    assert random_losses[-1] < random_losses[0] / 5 and time_losses[-1] < time_losses[0] / 5
+    # Random split: settles early, well below the yardstick, stays far below it, creeping up
+    assert random_val.argmin() < 50 and random_val[-1] > random_val.min()
+    assert random_val[10:].max() < 0.75 * random_yardstick
+    # Split by time: starts higher, climbs as training goes on, ends worse than the yardstick
+    assert time_val.min() > random_val.min()
+    assert time_val.argmin() < 10 and time_val[-1] > 1.3 * time_val.min()
+    assert time_val[-1] > time_yardstick
 
 
 def test_windows_hold_consecutive_steps_and_a_target_horizon_steps_later():

@@ -18,6 +18,7 @@ import nbformat
 from sphinx.cmd.build import build_main
 
 from course import CHAPTERS, COURSE_ROOT, WRITEFILE
+from publishing import hub, repository, site_note
 
 SITE_SETTINGS = COURSE_ROOT / 'site'
 # Pages of their own for the files the chapters write, under this folder
@@ -57,6 +58,15 @@ def with_links(notebook, page):
     return notebook, written
 
 
+def with_setup_cell_folded(notebook):
+    """`notebook` with its setup cell's code folded away on the page (MyST-NB's
+    hide-input): the same long cell opens every notebook, and the chapter
+    starts after it."""
+    setup = next(cell for cell in notebook.cells if cell.cell_type == 'code')
+    setup.metadata.setdefault('tags', []).append('hide-input')
+    return notebook
+
+
 def write_script_page(source_folder, path, writers):
     """A page that shows the course's file `path` and links to the pages of
     the notebooks that write it."""
@@ -93,7 +103,7 @@ def prepare_sources(source_folder):
     pages = []
     for chapter in CHAPTERS:
         page = chapter.stem
-        notebook, written = with_links(nbformat.read(chapter, as_version=4), page)
+        notebook, written = with_links(with_setup_cell_folded(nbformat.read(chapter, as_version=4)), page)
         nbformat.write(notebook, source_folder / f'{page}.ipynb')
         pages.append(page)
         for path in written:
@@ -106,6 +116,7 @@ def prepare_sources(source_folder):
     # conf.py keeps the README itself from becoming a page
     shutil.copy2(COURSE_ROOT / README, source_folder / README)
     landing = (SITE_SETTINGS / 'index.md').read_text()
+    landing = landing.replace('%LAUNCH%', site_note(repository(), hub()))
     (source_folder / 'index.md').write_text(landing.replace('%TOCTREE%', '\n'.join(pages)))
     return pages
 

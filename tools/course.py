@@ -29,6 +29,8 @@ def _notebooks_in(folder, pattern):
 CHAPTERS = _notebooks_in(NOTEBOOKS_FOLDER, '*.ipynb')
 # The exercise notebooks, in nbgrader's format (the teacher's versions)
 EXERCISES = _notebooks_in(TEACHERS_FOLDER, '*/*.ipynb')
+# Where the learners' versions of the exercise notebooks lie
+LEARNERS_EXERCISES = [EXERCISES_FOLDER / exercise.name for exercise in EXERCISES]
 # Every notebook of the course with stored outputs: each one is re-executed
 # under strict nbval (the learners' versions have no outputs to compare)
 NOTEBOOKS = CHAPTERS + EXERCISES
