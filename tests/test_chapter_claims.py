@@ -241,3 +241,25 @@ def test_the_loss_curves_read_as_the_text_says(workdir):
     assert (val_losses[:2] < losses[:2]).all()
     assert (val_losses[2:] > losses[2:]).all()
     assert (val_losses[2:] < 1.5 * losses[2:]).all(), 'a little above'
+
+
+def stored_numbers(cell_id):
+    """The decimal numbers of a chapter cell's stored output, in order
+    (strict nbval proves the output is what the cell computes)."""
+    cell = next(cell for cell in nbformat.read(CHAPTER, as_version=4).cells if cell.get('id') == cell_id)
+    text = ''.join(output.get('text', '') for output in cell.outputs)
+    return [float(number) for number in re.findall(r'\d+\.\d+', text)]
+
+
+def test_the_numbers_the_prose_quotes_are_those_the_cells_print():
+    """'more than eighty times too large'; 'from 0.0078 to 0.0137, ... the
+    fifth does, to four digits'"""
+    broadcast, right = stored_numbers('shape-warning')[-2:]
+    assert 80 < broadcast / right < 90
+    assert 'more than eighty times too large' in cell_source(CHAPTER, 'shape-refused')
+    reported, over_all_points, *shuffled = stored_numbers('val-average-measure')
+    prose = ' '.join(cell_source(CHAPTER, 'val-average-fix').split())
+    assert f'from {min(shuffled):.4f} to {max(shuffled):.4f}' in prose
+    # Only the fifth order prints the mean over the points
+    assert [loss == over_all_points for loss in shuffled] == [False, False, False, False, True]
+    assert 'the fifth does, to four digits' in prose and reported != over_all_points
