@@ -395,9 +395,14 @@ def checkpoint_to_resume(checkpoint_path, run_id, map_location=None):
     # take the same decision, and none waits for a collective the others skip
     everyone = [None] * torch.distributed.get_world_size()
     torch.distributed.all_gather_object(everyone, mine)
-    problems = [f'rank {rank}: {found["problem"]}' for rank, found in enumerate(everyone) if found['problem']]
+    problems = {}
+    for rank, found in enumerate(everyone):
+        if found['problem']:
+            problems.setdefault(found['problem'], []).append(str(rank))
     if problems:
-        raise ConfigurationError('; '.join(problems))
+        raise ConfigurationError(
+            '; '.join(f'rank {", ".join(ranks)}: {problem}' for problem, ranks in problems.items())
+        )
     if len({found['epoch'] for found in everyone}) > 1:
         raise ConfigurationError(
             'the processes would resume from different epochs: '

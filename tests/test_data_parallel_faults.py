@@ -141,7 +141,7 @@ def test_a_configuration_error_inside_the_workers_is_reported_once_not_retried(t
         job.stop()
     seconds = time.monotonic() - started
     assert code == 2, stderr[-3000:]
-    assert stderr.count("make ddp: not started again, since it would fail the same way: rank 0: ") == 1
+    assert stderr.count("make ddp: not started again, since it would fail the same way: rank 0, 1: ") == 1
     assert "holds epoch 10 of another run, 'another-run'" in stderr
     assert 'starting the run again' not in stderr
     # @record: torchrun's summary shows the worker's traceback
@@ -193,6 +193,16 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_make_ddp(tmp_path, ca
         assert ddp.main(['--resume', '--runs-folder', str(tmp_path)]) == 2
     assert 'run busy is being trained by another make ddp right now' in capsys.readouterr().err
     assert ddp.run_folder(tmp_path, None) != ddp.run_folder(tmp_path, None), 'two new runs share a folder'
+
+
+def test_resume_continues_the_last_run_of_make_ddp_not_another_folder(tmp_path):
+    for name in ['20261201-061011-1f7b07', '20261201-071500-a0b1c2', 'notebook_2']:
+        helpers.save_checkpoint(tmp_path / name / 'checkpoint.pth', checkpoint_of(name, 10))
+    (tmp_path / '20261201-080000-ffffff').mkdir()  # started, no checkpoint yet
+    assert ddp.run_folder(tmp_path, 'last') == tmp_path / '20261201-071500-a0b1c2'
+    assert ddp.run_folder(tmp_path, '20261201-061011-1f7b07') == tmp_path / '20261201-061011-1f7b07'
+    with pytest.raises(ValueError, match='RESUME=nosuch: .* holds no checkpoint to continue'):
+        ddp.run_folder(tmp_path, 'nosuch')
 
 
 def held_job(run_dir, fifo, *extra):

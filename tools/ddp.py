@@ -12,6 +12,7 @@ failed run continues with --resume (make ddp RESUME=1, or RESUME=RUN_ID).
 import argparse
 import fcntl
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -25,6 +26,9 @@ from course import COURSE_ROOT
 
 PROGRAM = 'model_training/data_parallel.py'
 RUNS_FOLDER = 'runs/data_parallel'
+# The run ids that make ddp gives: its start, to the second, and 6 random
+# hex digits. Other folders beside them (the notebook's runs) are not its own
+RUN_ID = re.compile(r'\d{8}-\d{6}-[0-9a-f]{6}')
 
 
 def number_of_processes(nproc, global_batch_size):
@@ -62,7 +66,8 @@ def run_folder(runs_folder, resume):
     if resume is None:
         return runs_folder / f'{time.strftime("%Y%m%d-%H%M%S")}-{uuid.uuid4().hex[:6]}'
     if resume == 'last':
-        runs = sorted(path for path in runs_folder.glob('*') if (path / 'checkpoint.pth').is_file())
+        runs = sorted(path for path in runs_folder.glob('*')
+                      if RUN_ID.fullmatch(path.name) and (path / 'checkpoint.pth').is_file())
         if not runs:
             raise ValueError(f'RESUME: no run with a checkpoint in {runs_folder}/ to continue; start one with make ddp')
         return runs[-1]
