@@ -29,6 +29,6 @@ train_step_fn = make_train_step_fn(ddp_model, loss_fn, optimizer)
 val_step_fn = make_val_step_fn(model, loss_fn)
 
 # Only rank 0 writes TensorBoard logs: one set of files, not one per process.
-# After a restart, purge_step hides what was logged past the checkpoint, so
-# every epoch is shown once
+# After a restart, purge_step hides what the failed attempt logged past the
+# checkpoint, so every epoch is shown once
 writer = SummaryWriter(log_dir, purge_step=start_epoch) if rank == 0 else None

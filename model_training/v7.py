@@ -18,6 +18,8 @@ for epoch in range(start_epoch, n_epochs):
         # Two scalars, not add_scalars: its extra writers cannot purge
         writer.add_scalar('loss/training', losses[-1], global_step=epoch)
         writer.add_scalar('loss/validation', val_losses[-1], global_step=epoch)
+        # On disk now: a run killed between checkpoints keeps its logs
+        writer.flush()
 
     if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == n_epochs:
         if rank == 0:
@@ -32,8 +34,6 @@ for epoch in range(start_epoch, n_epochs):
                     'val_loss': val_losses,
                     'run_id': run_id,
                 })
-            # The logs so far reach the disk with the checkpoint
-            writer.flush()
         # Every process waits here until the file is whole. Outside the
         # `if`: a barrier that rank 0 alone reaches would wait forever. In
         # its own group, so that a slow write is not taken for a dead peer

@@ -157,20 +157,22 @@ def scalars(run_dir, tag):
 
 
 def test_ctrl_c_then_resume_ends_like_an_unbroken_run_and_logs_each_epoch_once(reference, tmp_path):
-    arguments = ['--nproc', 2, '--runs-folder', tmp_path, '--n-epochs', N_EPOCHS, '--checkpoint-every',
+    arguments = ['--nproc', 2, '--runs-folder', tmp_path / 'runs', '--n-epochs', N_EPOCHS, '--checkpoint-every',
                  CHECKPOINT_EVERY]
-    job = Job(ddp_command(*arguments))
+    # Ctrl-C while the second checkpoint (epoch 10) is being written: the
+    # first one (epoch 5) is on disk, the logs of epochs 5 to 9 too
+    job = held_job(ddp_command(*arguments), tmp_path / 'fifo', HOLD_CHECKPOINT_WRITE_AT='2')
     try:
-        job.wait_until(lambda: list(tmp_path.glob('*/checkpoint.pth')), TIMEOUT, 'first checkpoint')
         # A terminal's Ctrl-C reaches every process in the foreground
         os.killpg(job.process.pid, signal.SIGINT)
         code, _, stderr = job.finish(TIMEOUT)
     finally:
         job.stop()
-    [run_dir] = tmp_path.iterdir()
+    [run_dir] = (tmp_path / 'runs').iterdir()
     assert code == 130 and f'continue this run with make ddp RESUME={run_dir.name}' in stderr
-    interrupted_at = saved(run_dir)['epoch']
-    assert 0 < interrupted_at < N_EPOCHS
+    assert saved(run_dir)['epoch'] == CHECKPOINT_EVERY
+    assert scalars(run_dir, 'loss/training') == list(range(2 * CHECKPOINT_EVERY))
+    assert temporaries(run_dir) == []
 
     job = Job(ddp_command(*arguments, '--resume'))
     try:
@@ -178,11 +180,11 @@ def test_ctrl_c_then_resume_ends_like_an_unbroken_run_and_logs_each_epoch_once(r
     finally:
         job.stop()
     assert code == 0, stderr[-3000:]
-    assert f'resumed from the checkpoint of epoch {interrupted_at}' in stdout
+    assert f'resumed from the checkpoint of epoch {CHECKPOINT_EVERY}' in stdout
     assert saved(run_dir)['epoch'] == N_EPOCHS
     assert_same_parameters(reference, saved(run_dir)['model_state_dict'])
-    # One TensorBoard run, each epoch once: what was logged past the
-    # checkpoint before Ctrl-C is purged
+    # One TensorBoard run, each epoch once: epochs 5 to 9, logged before
+    # Ctrl-C and again after resuming, are shown once (purge_step)
     assert scalars(run_dir, 'loss/training') == list(range(N_EPOCHS))
 
 
@@ -205,17 +207,22 @@ def test_resume_continues_the_last_run_of_make_ddp_not_another_folder(tmp_path):
         ddp.run_folder(tmp_path, 'nosuch')
 
 
-def held_job(run_dir, fifo, *extra):
-    """torchrun, 2 processes, whose first checkpoint write is held (see
-    tests/hold_checkpoint_write); returns the job once the write is held."""
+def held_job(command, fifo, **environment):
+    """A job of `command` whose first checkpoint write (see
+    tests/hold_checkpoint_write) is held; returns it once the write is held."""
     os.mkfifo(fifo)
-    environment = dict(job_environment(), HOLD_CHECKPOINT_WRITE=str(fifo),
+    environment = dict(job_environment(), HOLD_CHECKPOINT_WRITE=str(fifo), **environment,
                        PYTHONPATH=os.pathsep.join([str(COURSE_ROOT / 'tests' / 'hold_checkpoint_write'),
                                                    os.environ.get('PYTHONPATH', '')]))
-    job = Job(torchrun_command(2, ['--n-epochs', N_EPOCHS, '--checkpoint-every', CHECKPOINT_EVERY,
-                                   '--run-dir', run_dir, *extra]), environment)
+    job = Job(command, environment)
     job.wait_until(lambda: os.path.exists(f'{fifo}.held'), TIMEOUT, 'a held checkpoint write')
     return job
+
+
+def held_torchrun(run_dir, fifo, *extra):
+    """torchrun, 2 processes, whose first checkpoint write is held."""
+    return held_job(torchrun_command(2, ['--n-epochs', N_EPOCHS, '--checkpoint-every', CHECKPOINT_EVERY,
+                                         '--run-dir', run_dir, *extra]), fifo)
 
 
 def temporaries(run_dir):
@@ -225,7 +232,7 @@ def temporaries(run_dir):
 def test_a_checkpoint_write_leaves_no_temporary_file_under_any_signal(tmp_path):
     run_dir = tmp_path / 'run'
     # SIGKILL to rank 0 mid-write: nothing can clean up, so the next start does
-    job = held_job(run_dir, tmp_path / 'kill')
+    job = held_torchrun(run_dir, tmp_path / 'kill')
     try:
         job.workers()[0].send_signal(signal.SIGKILL)
         assert job.finish(TIMEOUT)[0] != 0
@@ -236,7 +243,7 @@ def test_a_checkpoint_write_leaves_no_temporary_file_under_any_signal(tmp_path):
 
     # Rank 1 dies mid-write: torchrun sends SIGTERM to rank 0. The write is
     # held longer than the 3 s collective timeout, and rank 1 still waits
-    job = held_job(run_dir, tmp_path / 'peer', '--timeout', 3)
+    job = held_torchrun(run_dir, tmp_path / 'peer', '--timeout', 3)
     try:
         assert leftover not in temporaries(run_dir), 'the leftover of a SIGKILL was not removed at the next start'
         time.sleep(4)
@@ -248,7 +255,7 @@ def test_a_checkpoint_write_leaves_no_temporary_file_under_any_signal(tmp_path):
     assert temporaries(run_dir) == []
 
     # SIGTERM to torchrun itself, which passes it on to its processes
-    job = held_job(run_dir, tmp_path / 'term')
+    job = held_torchrun(run_dir, tmp_path / 'term')
     try:
         job.process.send_signal(signal.SIGTERM)
         assert job.finish(TIMEOUT)[0] != 0
