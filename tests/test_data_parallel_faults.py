@@ -189,11 +189,12 @@ def test_ctrl_c_then_resume_ends_like_an_unbroken_run_and_logs_each_epoch_once(r
 
 
 def test_a_run_being_trained_cannot_be_resumed_by_a_second_make_ddp(tmp_path, capsys):
-    helpers.save_checkpoint(tmp_path / 'busy' / 'checkpoint.pth', checkpoint_of('busy', 10))
-    with open(tmp_path / 'busy' / '.lock', 'w') as lock:
+    busy = tmp_path / '20261201-061011-1f7b07'
+    helpers.save_checkpoint(busy / 'checkpoint.pth', checkpoint_of(busy.name, 10))
+    with open(busy / '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         assert ddp.main(['--resume', '--runs-folder', str(tmp_path)]) == 2
-    assert 'run busy is being trained by another make ddp right now' in capsys.readouterr().err
+    assert f'run {busy.name} is being trained by another make ddp right now' in capsys.readouterr().err
     assert ddp.run_folder(tmp_path, None) != ddp.run_folder(tmp_path, None), 'two new runs share a folder'
 
 
