@@ -73,17 +73,17 @@ def test_machines_that_would_resume_from_different_epochs_stop_and_name_both(tmp
     before = (tmp_path / 'a' / 'checkpoint.pth').read_bytes()
     rendezvous = ['--nnodes=2', '--rdzv-backend=c10d', f'--rdzv-endpoint=127.0.0.1:{free_port()}',
                   f'--rdzv-id={run_id}']
-    nodes = [Job(torchrun_command(1, ['--n-epochs', N_EPOCHS, '--run-dir', tmp_path / folder],
+    # A collective timeout far beyond the test's: processes that trained on
+    # from different epochs would hang in a collective, and the test fail
+    nodes = [Job(torchrun_command(1, ['--n-epochs', N_EPOCHS, '--run-dir', tmp_path / folder, '--timeout', 600],
                                   [*rendezvous, f'--local-addr=127.0.0.{number}']))
              for number, folder in [(1, 'a'), (2, 'b')]]
-    started = time.monotonic()
     try:
         results = [node.finish(TIMEOUT) for node in nodes]
     finally:
         for node in nodes:
             node.stop()
     assert all(code != 0 for code, _, _ in results)
-    assert time.monotonic() - started < 30, 'the error waited for a timeout'
     message = (rf"the processes would resume from different epochs: rank 0 from epoch 5 \({tmp_path}/a/checkpoint.pth "
                rf"on .*\), rank 1 from epoch 0 \({tmp_path}/b/checkpoint.pth on .*\)")
     assert re.search(message, results[0][2]) and re.search(message, results[1][2])
@@ -124,7 +124,8 @@ def test_make_ddp_with_a_bad_nproc_fails_once_before_torchrun(tmp_path):
         'make ddp: NPROC=3: 3 processes cannot share a global mini-batch of 16 points equally; '
         'NPROC must divide it: one of 1, 2, 4, 8, 16']
     assert list(tmp_path.iterdir()) == []
-    assert seconds < 20, f'{seconds:.1f} s'
+    # Python and torch start, nothing else: seconds (a loaded 2-core machine took 3 s)
+    assert seconds < 60, f'{seconds:.1f} s'
 
 
 def test_a_configuration_error_inside_the_workers_is_reported_once_not_retried(tmp_path):
@@ -147,7 +148,9 @@ def test_a_configuration_error_inside_the_workers_is_reported_once_not_retried(t
     # @record: torchrun's summary shows the worker's traceback
     assert 'ConfigurationError' in stderr and 'To enable traceback' not in stderr
     assert (folder / 'checkpoint.pth').read_bytes() == before
-    assert seconds < 40, f'{seconds:.1f} s'
+    # One torchrun, failing at start-up: seconds (a loaded 2-core machine took 9 to 11 s), where 4
+    # attempts used to take 4 start-ups, or 4 collective timeouts of 60 s
+    assert seconds < 90, f'{seconds:.1f} s'
 
 
 def scalars(run_dir, tag):
@@ -243,11 +246,11 @@ def test_a_checkpoint_write_leaves_no_temporary_file_under_any_signal(tmp_path):
     assert not (run_dir / 'checkpoint.pth').exists()
 
     # Rank 1 dies mid-write: torchrun sends SIGTERM to rank 0. The write is
-    # held longer than the 3 s collective timeout, and rank 1 still waits
-    job = held_torchrun(run_dir, tmp_path / 'peer', '--timeout', 3)
+    # held longer than the 5 s collective timeout, and rank 1 still waits
+    job = held_torchrun(run_dir, tmp_path / 'peer', '--timeout', 5)
     try:
         assert leftover not in temporaries(run_dir), 'the leftover of a SIGKILL was not removed at the next start'
-        time.sleep(4)
+        time.sleep(6)
         assert len(job.workers()) == 2, 'a process gave up waiting for the checkpoint write'
         job.workers()[1].send_signal(signal.SIGKILL)
         assert job.finish(TIMEOUT)[0] != 0
