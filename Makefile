@@ -151,15 +151,17 @@ bench: setup ## times data loading and data parallel; writes build/bench*.md
 	$(BIN)/python benchmarks/data_parallel.py
 
 # The chapter's model trained data-parallel by NPROC processes on this machine
-# (global mini-batch 16), a checkpoint every 10 epochs. A process that dies
-# makes torchrun start the group again (up to 3 times), and it resumes from
-# the last checkpoint; a new `make ddp` starts afresh. The last line printed
-# is the final model.state_dict(). A fresh rendezvous store for each restart
-# (TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1) keeps a restarted group from hanging
+# (global mini-batch 16), a checkpoint every 10 epochs, in a folder of its own
+# under runs/data_parallel/ (tools/ddp.py). NPROC is checked before anything
+# starts. A process that dies makes the run start again (up to 3 times) from
+# its last checkpoint; a configuration error is reported once. After Ctrl-C or
+# a failed run, `make ddp RESUME=1` continues the last run (RESUME=RUN_ID: that
+# one). The last line printed is the final model.state_dict()
 NPROC ?= 2
-ddp: setup ## trains the chapter's model on NPROC processes (default 2) with torchrun
-	TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 OMP_NUM_THREADS=1 $(BIN)/torchrun --standalone \
-		--nproc_per_node=$(NPROC) --max-restarts=3 model_training/data_parallel.py
+RESUME ?=
+ddp: setup ## trains the chapter's model on NPROC processes (default 2); RESUME=1 continues
+	TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 OMP_NUM_THREADS=1 $(BIN)/python tools/ddp.py --nproc '$(NPROC)' \
+		$(if $(filter 1,$(RESUME)),--resume,$(if $(RESUME),--resume '$(RESUME)'))
 
 # TensorBoard on the logs the notebooks write into runs/
 tensorboard: setup ## shows the TensorBoard logs of runs/

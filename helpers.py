@@ -3,9 +3,12 @@
 Every function here is shown, word for word, in a notebook cell tagged
 ``helpers``; ``tests/test_single_source.py`` fails if the two drift apart.
 """
+import contextlib
 import os
 import pickle
 import re
+import signal
+import socket
 import tempfile
 
 import numpy as np
@@ -328,20 +331,28 @@ class TensorBatches:
         return zip(*(tensor.split(self.batch_size) for tensor in tensors))
 
 
+class ConfigurationError(ValueError):
+    """A data-parallel run that cannot work as it was set up: trying again
+    would fail the same way, so it is reported once and not restarted."""
+
+
 def device_and_backend(local_rank, local_world_size):
     """The device and the communication backend of one process of a
-    data-parallel job: GPU number `local_rank` and NCCL when this machine has
-    GPUs, the CPU and Gloo otherwise. Refuses more processes on this machine
-    than it has GPUs, since two processes cannot share one GPU under NCCL."""
-    if not torch.cuda.is_available():
+    data-parallel job: accelerator number `local_rank` (a CUDA GPU, or
+    whatever accelerator this PyTorch has) and its default backend (NCCL for
+    CUDA), or the CPU and Gloo without one. Refuses more processes on this
+    machine than it has accelerators: two processes cannot share one GPU."""
+    if not torch.accelerator.is_available():
         return torch.device('cpu'), 'gloo'
-    n_gpus = torch.cuda.device_count()
-    if local_world_size > n_gpus:
-        raise RuntimeError(
+    kind = torch.accelerator.current_accelerator().type
+    n_devices = torch.accelerator.device_count()
+    if local_world_size > n_devices:
+        raise ConfigurationError(
             f'{local_world_size} processes were started on this machine, but it has '
-            f'{n_gpus} GPU(s): start at most {n_gpus} (torchrun --nproc_per_node={n_gpus})'
+            f'{n_devices} {kind} device(s): start at most {n_devices} (NPROC={n_devices})'
         )
-    return torch.device('cuda', local_rank), 'nccl'
+    device = torch.device(kind, local_rank)
+    return device, torch.distributed.get_default_backend_for_device(device)
 
 
 def per_process_batch_size(global_batch_size, world_size):
@@ -349,11 +360,73 @@ def per_process_batch_size(global_batch_size, world_size):
     together, they make one mini-batch of `global_batch_size` points; refuses
     a size that the processes cannot share equally."""
     if global_batch_size % world_size:
-        raise ValueError(
+        raise ConfigurationError(
             f'a global mini-batch of {global_batch_size} points cannot be shared equally by '
             f'{world_size} processes: choose a multiple of {world_size}, or another number of processes'
         )
     return global_batch_size // world_size
+
+
+def checkpoint_to_resume(checkpoint_path, run_id, map_location=None):
+    """The checkpoint every process of the group resumes from, or None to
+    start afresh: a checkpoint saved by this run (same `run_id`) is resumed,
+    the same one in every process. Raises a ConfigurationError in every
+    process, naming each one's file, when the processes would resume from
+    different epochs, or when a file is another run's (it is never
+    overwritten) or unreadable."""
+    checkpoint, problem = None, None
+    if os.path.isfile(checkpoint_path):
+        try:
+            checkpoint = load_checkpoint(checkpoint_path, map_location=map_location)
+        except (ValueError, pickle.UnpicklingError) as error:
+            problem = str(error)
+        else:
+            if checkpoint.get('run_id') != run_id:
+                problem = (
+                    f'{checkpoint_path!r} holds epoch {checkpoint["epoch"]} of another run, '
+                    f'{checkpoint.get("run_id")!r}: resume it with that run id (make ddp '
+                    f'RESUME={checkpoint.get("run_id")}), or choose another folder; it is not overwritten'
+                )
+    mine = {
+        'where': f'{os.path.abspath(checkpoint_path)} on {socket.gethostname()}',
+        'epoch': 0 if checkpoint is None else checkpoint['epoch'],
+        'problem': problem,
+    }
+    # Every process learns what every other one found, so that all of them
+    # take the same decision, and none waits for a collective the others skip
+    everyone = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(everyone, mine)
+    problems = {}
+    for rank, found in enumerate(everyone):
+        if found['problem']:
+            problems.setdefault(found['problem'], []).append(str(rank))
+    if problems:
+        raise ConfigurationError(
+            '; '.join(f'rank {", ".join(ranks)}: {problem}' for problem, ranks in problems.items())
+        )
+    if len({found['epoch'] for found in everyone}) > 1:
+        raise ConfigurationError(
+            'the processes would resume from different epochs: '
+            + ', '.join(f'rank {rank} from epoch {found["epoch"]} ({found["where"]})'
+                        for rank, found in enumerate(everyone))
+            + '. Every machine must see the same checkpoint file: put the run folder on storage they all share'
+        )
+    return checkpoint
+
+
+@contextlib.contextmanager
+def sigterm_as_exit():
+    """Inside this block, SIGTERM (torchrun stopping its processes, `kill`)
+    raises SystemExit instead of ending the process at once, so that
+    cleanup such as save_checkpoint's removal of its temporary file runs."""
+    def stop(signal_number, frame):
+        raise SystemExit(128 + signal_number)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def mean_across_processes(total, count, device):

@@ -16,6 +16,9 @@ Every configuration runs in fresh processes; every timing is the best of
 several repeats, since other programs only ever slow a run down.
 
     python benchmarks/data_parallel.py            # the table, also into build/bench_data_parallel.md
+    python benchmarks/data_parallel.py --why      # the convolutional network only: what keeps
+                                                  # 2 processes behind 2 threads (DDP's settings,
+                                                  # and 2 processes without DDP), side by side
 """
 import argparse
 import datetime
@@ -41,6 +44,21 @@ MODELS = {
 REPEATS = 3
 WARMUP_STEPS = 5
 CONFIGS = [('1 process x 1 thread', 1, 1), ('1 process x 2 threads', 1, 2), ('2 processes x 1 thread', 2, 1)]
+# --why: the convolutional network as (label, processes, threads, variant),
+# side by side. DDP's defaults put all 18,881 gradients in one 25 MiB bucket,
+# averaged after the whole backward pass; small buckets start averaging
+# during it (overlap); a bucket view saves a copy of the gradients; without
+# DDP, two processes train side by side and only wait for each other
+# before and after each timed run: the ceiling of 2 processes on 2 cores
+WHY_CONFIGS = [
+    ('1 process x 1 thread', 1, 1, 'default'),
+    ('1 process x 1 thread, half the batch (32)', 1, 1, 'half-batch'),
+    ('1 process x 2 threads', 1, 2, 'default'),
+    ('2 processes, DDP defaults (1 bucket)', 2, 1, 'default'),
+    ('2 processes, DDP, 8 KiB buckets (overlap)', 2, 1, 'small-buckets'),
+    ('2 processes, DDP, gradient_as_bucket_view', 2, 1, 'bucket-view'),
+    ('2 processes, no DDP, no gradient averaging', 2, 1, 'no-ddp'),
+]
 
 
 def build(name):
@@ -71,7 +89,7 @@ def build(name):
     return model, nn.CrossEntropyLoss(), images.images, images.labels.view(-1).long()
 
 
-def measure(name, threads):
+def measure(name, threads, variant='default'):
     # Runs in each process: training steps on this process's share of every
     # global mini-batch; rank 0 returns the samples per second of the group
     import torch
@@ -85,9 +103,16 @@ def measure(name, threads):
     n_params = sum(parameter.numel() for parameter in model.parameters())
     if world_size > 1:
         dist.init_process_group('gloo', timeout=datetime.timedelta(seconds=120))
-        model = DDP(model)
+        if variant == 'small-buckets':
+            model = DDP(model, bucket_cap_mb=8 / 1024)
+        elif variant == 'bucket-view':
+            model = DDP(model, gradient_as_bucket_view=True)
+        elif variant == 'default':
+            model = DDP(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     global_batch, steps = MODELS[name]
+    if variant == 'half-batch':
+        global_batch //= 2
     order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(0))
 
     def train(n_steps):
@@ -129,8 +154,8 @@ def measure(name, threads):
         print(json.dumps(result), flush=True)
 
 
-def run_config(name, nproc, threads):
-    measure_args = [__file__, '--measure', name, '--threads', str(threads)]
+def run_config(name, nproc, threads, variant='default'):
+    measure_args = [__file__, '--measure', name, '--threads', str(threads), '--variant', variant]
     if nproc == 1:
         command = [sys.executable, *measure_args]
     else:
@@ -154,9 +179,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--measure', choices=MODELS, help=argparse.SUPPRESS)
     parser.add_argument('--threads', type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument('--variant', default='default', help=argparse.SUPPRESS)
+    parser.add_argument('--why', action='store_true', help='what keeps 2 processes behind 2 threads (conv only)')
     args = parser.parse_args()
     if args.measure:
-        return measure(args.measure, args.threads)
+        return measure(args.measure, args.threads, args.variant)
 
     from data_generation.line_images import write_line_images
     from benchmarks.data_loading import machine_description
@@ -164,6 +191,8 @@ def main():
     if not (IMAGE_FOLDER / 'labels.csv').is_file():
         write_line_images(IMAGE_FOLDER, N_IMAGES)
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
+    if args.why:
+        return why(load, machine_description())
     rows = []
     for name in MODELS:
         results = {label: run_config(name, nproc, threads) for label, nproc, threads in CONFIGS}
@@ -185,6 +214,28 @@ def main():
     table = '\n'.join(lines)
     print(table)
     out = COURSE_ROOT / 'build' / 'bench_data_parallel.md'
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(table + '\n')
+
+
+def why(load, machine):
+    """The convolutional network in WHY_CONFIGS, side by side, in images per
+    second and as a ratio of 1 process x 2 threads; each 2-process row also
+    with its step time and its all-reduce time."""
+    results = {label: run_config('conv', nproc, threads, variant) for label, nproc, threads, variant in WHY_CONFIGS}
+    two_threads = results['1 process x 2 threads']['samples_per_s']
+    one = results['1 process x 1 thread']['samples_per_s']
+    lines = [f'Measured {datetime.date.today()} on {machine}; load average {load:.2f} at the start.', '',
+             '| conv, 64 images per step | images/s | / 1 x 1 | / 1 x 2 threads | step ms | all-reduce ms |',
+             '|---|---|---|---|---|---|']
+    for label, _, _, _ in WHY_CONFIGS:
+        result = results[label]
+        reduce_ms = f'{result["all_reduce_ms"]:.2f}' if 'all_reduce_ms' in result else ''
+        lines.append(f'| {label} | {result["samples_per_s"]:,.0f} | {result["samples_per_s"] / one:.2f}x | '
+                     f'{result["samples_per_s"] / two_threads:.2f} | {result["step_ms"]:.2f} | {reduce_ms} |')
+    table = '\n'.join(lines)
+    print(table)
+    out = COURSE_ROOT / 'build' / 'bench_data_parallel_why.md'
     out.parent.mkdir(exist_ok=True)
     out.write_text(table + '\n')
 

@@ -29,14 +29,13 @@ from torchrun_jobs import Job, job_environment, torchrun_command  # noqa: E402
 TIMEOUT = 300
 
 
-def final_parameters(path):
-    return torch.load(path, weights_only=True)['model_state_dict']
+def final_parameters(run_dir):
+    return torch.load(run_dir / 'checkpoint.pth', weights_only=True)['model_state_dict']
 
 
 def run_once(folder, kills, environment, rng):
-    checkpoint = folder / 'stress.pth'
-    job = Job(torchrun_command(2, ['--checkpoint-path', checkpoint, '--log-dir', folder / 'runs'], max_restarts=3),
-              environment)
+    checkpoint = folder / 'checkpoint.pth'
+    job = Job(torchrun_command(2, ['--run-dir', folder], max_restarts=3), environment)
     try:
         for kill in range(kills):
             last_change = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
@@ -57,7 +56,7 @@ def run_once(folder, kills, environment, rng):
     if leftovers or job.left_behind():
         return f'FAIL (left behind: {leftovers} {job.left_behind()})', None
     resumed = stdout.count('resumed from the checkpoint')
-    return f'pass ({resumed} resumes)', final_parameters(checkpoint)
+    return f'pass ({resumed} resumes)', final_parameters(folder)
 
 
 def main():
@@ -72,12 +71,11 @@ def main():
         del environment['TORCH_DISABLE_SHARE_RDZV_TCP_STORE']
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as folder:
-        reference_job = Job(torchrun_command(2, ['--checkpoint-path', Path(folder) / 'reference.pth',
-                                                 '--log-dir', Path(folder) / 'runs']))
+        reference_job = Job(torchrun_command(2, ['--run-dir', Path(folder) / 'reference']))
         code, _, stderr = reference_job.finish(TIMEOUT)
         if code != 0:
             sys.exit(f'the reference run failed:\n{stderr}')
-        reference = final_parameters(Path(folder) / 'reference.pth')
+        reference = final_parameters(Path(folder) / 'reference')
         passed = 0
         for run in range(args.runs):
             run_folder = Path(folder) / f'run{run}'

@@ -1,6 +1,6 @@
 # One process of a data-parallel training run. torchrun starts this file
 # once per process, and each runs the same stage scripts, the way %run -i
-# runs them in a notebook. Start it with, e.g.:
+# runs them in a notebook. `make ddp` starts it (tools/ddp.py); by hand:
 #   TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 torchrun --standalone --nproc_per_node=2 model_training/data_parallel.py
 import argparse
 import datetime
@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.optim as optim
+from torch.distributed.elastic.multiprocessing.errors import record
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Subset, TensorDataset, random_split
 from torch.utils.data.distributed import DistributedSampler
@@ -21,56 +22,86 @@ from torch.utils.tensorboard import SummaryWriter
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(COURSE_ROOT))
 from helpers import (  # noqa: E402 (helpers.py is found through the line above)
-    device_and_backend, load_checkpoint, make_train_step_fn, make_val_step_fn,
-    mean_across_processes, mini_batch, per_process_batch_size, save_checkpoint,
+    ConfigurationError, checkpoint_to_resume, device_and_backend, load_checkpoint, make_train_step_fn,
+    make_val_step_fn, mean_across_processes, mini_batch, per_process_batch_size, save_checkpoint,
+    sigterm_as_exit,
 )
 
 parser = argparse.ArgumentParser(description='Trains the chapter\'s model on several processes.')
 parser.add_argument('--global-batch-size', type=int, default=16, help='points per step, all processes together')
 parser.add_argument('--n-epochs', type=int, default=200)
 parser.add_argument('--checkpoint-every', type=int, default=10, help='epochs between checkpoints')
-parser.add_argument('--checkpoint-path', default='checkpoints/data_parallel.pth')
-parser.add_argument('--log-dir', default='runs/data_parallel')
-args = parser.parse_args()
-global_batch_size, n_epochs = args.global_batch_size, args.n_epochs
-checkpoint_every, checkpoint_path, log_dir = args.checkpoint_every, args.checkpoint_path, args.log_dir
-
-if 'TORCHELASTIC_RUN_ID' not in os.environ:
-    sys.exit(f'{__file__}: start this file with torchrun, not python (see its first lines)')
-# torchrun tells each process who it is: its rank among all processes, its
-# rank on this machine, how many processes there are in all and here
-rank = int(os.environ['RANK'])
-local_rank = int(os.environ['LOCAL_RANK'])
-world_size = int(os.environ['WORLD_SIZE'])
-# The same id in every process of this run, and after a restart
-run_id = os.environ['TORCHELASTIC_RUN_ID']
-
-device, backend = device_and_backend(local_rank, int(os.environ['LOCAL_WORLD_SIZE']))
-# Wrong sizes fail here, in every process, before any training
-per_process_batch_size(global_batch_size, world_size)
-if device.type == 'cuda':
-    torch.cuda.set_device(device)
-# A process that waits longer than this for the others fails instead of
-# hanging, and torchrun can start the group again
-dist.init_process_group(backend, timeout=datetime.timedelta(seconds=60))
+parser.add_argument('--run-dir', help='the run\'s checkpoint and TensorBoard logs (default: runs/data_parallel/RUN_ID)')
+parser.add_argument('--timeout', type=float, default=60, help='seconds a process waits for the others')
 
 
-def run_stage(path):
-    # Like %run -i: the script reads and adds to this file's names
-    exec(compile((COURSE_ROOT / path).read_text(), path, 'exec'), globals())
+def run_stage(path, names):
+    # Like %run -i: the script reads and adds to the program's names
+    exec(compile((COURSE_ROOT / path).read_text(), path, 'exec'), names)
 
 
-run_stage('data_generation/simple_linear_regression.py')
-run_stage('data_preparation/v8.py')
-run_stage('model_configuration/v6.py')
-run_stage('model_training/v7.py')
+# @record: if a process fails, torchrun's summary shows its traceback
+@record
+def main():
+    args = parser.parse_args()
+    if 'TORCHELASTIC_RUN_ID' not in os.environ:
+        sys.exit(f'{__file__}: start this file with torchrun, not python (see its first lines)')
+    # torchrun tells each process who it is: its rank among all processes,
+    # its rank on this machine, how many processes there are in all
+    rank = int(os.environ['RANK'])
+    local_rank = int(os.environ['LOCAL_RANK'])
+    world_size = int(os.environ['WORLD_SIZE'])
+    # The same id in every process of this run, and after a restart
+    run_id = os.environ['TORCHELASTIC_RUN_ID']
+    run_dir = Path(args.run_dir or f'runs/data_parallel/{run_id}')
 
-if rank == 0:
-    print(model.state_dict())
-# Every process leaves the group together: one that tears down its
-# connections while another still uses them can crash at exit. DDP holds
-# the group too: dropping it first lets the group close now, not while
-# Python shuts down
-dist.barrier()
-del ddp_model, train_step_fn
-dist.destroy_process_group()
+    device, backend = device_and_backend(local_rank, int(os.environ['LOCAL_WORLD_SIZE']))
+    # Wrong sizes fail here, in every process, before any training
+    per_process_batch_size(args.global_batch_size, world_size)
+    if device.type != 'cpu':
+        torch.accelerator.set_device_index(device.index)
+    # A process that waits longer than this for the others fails instead of
+    # hanging, and torchrun can start the group again
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=args.timeout))
+    # Waiting for a checkpoint to be written is not waiting for a dead peer:
+    # the barrier after a write has a group of its own, with a longer timeout
+    checkpoint_group = dist.new_group(timeout=datetime.timedelta(hours=1))
+
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # A process killed by SIGKILL while writing leaves its temporary file
+        for leftover in run_dir.glob('.tmp-*.pth'):
+            leftover.unlink()
+
+    # The names the stage scripts use, beside this file's imports
+    names = dict(globals())
+    names.update(
+        rank=rank, world_size=world_size, device=device, run_id=run_id,
+        global_batch_size=args.global_batch_size, n_epochs=args.n_epochs,
+        checkpoint_every=args.checkpoint_every, checkpoint_group=checkpoint_group,
+        checkpoint_path=str(run_dir / 'checkpoint.pth'), log_dir=str(run_dir),
+    )
+    run_stage('data_generation/simple_linear_regression.py', names)
+    run_stage('data_preparation/v8.py', names)
+    run_stage('model_configuration/v6.py', names)
+    run_stage('model_training/v7.py', names)
+
+    if rank == 0:
+        print(names['model'].state_dict())
+    # Every process leaves the group together: one that tears down its
+    # connections while another still uses them can crash at exit. DDP holds
+    # the group too: dropping it first lets the group close now, not while
+    # Python shuts down
+    dist.barrier()
+    names.clear()
+    dist.destroy_process_group()
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except ConfigurationError as error:
+        # tools/ddp.py asks to be told, so that it does not start the run again
+        if os.environ.get('CONFIGURATION_ERROR_FILE'):
+            Path(os.environ['CONFIGURATION_ERROR_FILE']).write_text(f'{error}\n')
+        raise

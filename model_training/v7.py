@@ -1,17 +1,3 @@
-# After a failure, torchrun starts every process again with the same run
-# id: a checkpoint of this run means "resume", any other "start afresh"
-start_epoch, losses, val_losses = 0, [], []
-if os.path.isfile(checkpoint_path):
-    # Every process reads the file, onto its own device, weights only
-    checkpoint = load_checkpoint(checkpoint_path, map_location=device)
-    if checkpoint.get('run_id') == run_id:
-        model.load_state_dict(checkpoint['model_state_dict'])
-        optimizer.load_state_dict(checkpoint['optimizer_state_dict'])
-        start_epoch = checkpoint['epoch']
-        losses, val_losses = checkpoint['loss'], checkpoint['val_loss']
-        if rank == 0:
-            print(f'resumed from the checkpoint of epoch {start_epoch}')
-
 for epoch in range(start_epoch, n_epochs):
     # A new order every epoch, and the same one in every process
     train_sampler.set_epoch(epoch)
@@ -29,25 +15,29 @@ for epoch in range(start_epoch, n_epochs):
         val_losses.append(mean_across_processes(val_sum, val_count, device))
 
     if rank == 0:
-        writer.add_scalars(
-            main_tag='loss',
-            tag_scalar_dict={'training': losses[-1], 'validation': val_losses[-1]},
-            global_step=epoch,
-        )
+        # Two scalars, not add_scalars: its extra writers cannot purge
+        writer.add_scalar('loss/training', losses[-1], global_step=epoch)
+        writer.add_scalar('loss/validation', val_losses[-1], global_step=epoch)
+        # On disk now: a run killed between checkpoints keeps its logs
+        writer.flush()
 
     if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == n_epochs:
         if rank == 0:
-            save_checkpoint(checkpoint_path, {
-                'epoch': epoch + 1,
-                'model_state_dict': model.state_dict(),
-                'optimizer_state_dict': optimizer.state_dict(),
-                'loss': losses,
-                'val_loss': val_losses,
-                'run_id': run_id,
-            })
+            # A SIGTERM during the write ends the process only after
+            # save_checkpoint has removed its temporary file
+            with sigterm_as_exit():
+                save_checkpoint(checkpoint_path, {
+                    'epoch': epoch + 1,
+                    'model_state_dict': model.state_dict(),
+                    'optimizer_state_dict': optimizer.state_dict(),
+                    'loss': losses,
+                    'val_loss': val_losses,
+                    'run_id': run_id,
+                })
         # Every process waits here until the file is whole. Outside the
-        # `if`: a barrier that rank 0 alone reaches would wait forever
-        dist.barrier()
+        # `if`: a barrier that rank 0 alone reaches would wait forever. In
+        # its own group, so that a slow write is not taken for a dead peer
+        dist.barrier(group=checkpoint_group)
 
 if rank == 0:
     writer.close()

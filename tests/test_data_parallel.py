@@ -8,7 +8,7 @@ import uuid
 import pytest
 import torch
 
-from torchrun_jobs import Job, free_port, torchrun_command
+from torchrun_jobs import Job, free_port, listening, torchrun_command
 
 # Few epochs: equality needs no convergence
 N_EPOCHS = 40
@@ -17,8 +17,7 @@ TIMEOUT = 120
 
 
 def program_args(folder, name, *extra):
-    return ['--n-epochs', N_EPOCHS, '--checkpoint-every', CHECKPOINT_EVERY,
-            '--checkpoint-path', folder / f'{name}.pth', '--log-dir', folder / 'runs', *extra]
+    return ['--n-epochs', N_EPOCHS, '--checkpoint-every', CHECKPOINT_EVERY, '--run-dir', folder / name, *extra]
 
 
 def finished(job):
@@ -28,8 +27,8 @@ def finished(job):
     return stdout
 
 
-def final_parameters(path):
-    checkpoint = torch.load(path, weights_only=True)
+def final_parameters(run_dir):
+    checkpoint = torch.load(run_dir / 'checkpoint.pth', weights_only=True)
     assert checkpoint['epoch'] == N_EPOCHS
     return checkpoint['model_state_dict']
 
@@ -44,7 +43,7 @@ def assert_same_parameters(expected, found):
 def one_process(tmp_path_factory):
     folder = tmp_path_factory.mktemp('one_process')
     stdout = finished(Job(torchrun_command(1, program_args(folder, 'one'))))
-    return final_parameters(folder / 'one.pth'), stdout.splitlines()[-1]
+    return final_parameters(folder / 'one'), stdout.splitlines()[-1]
 
 
 def test_two_processes_of_8_end_like_one_process_of_16(one_process, tmp_path):
@@ -53,29 +52,38 @@ def test_two_processes_of_8_end_like_one_process_of_16(one_process, tmp_path):
     # from the final checkpoint
     stdout = finished(Job(torchrun_command(2, program_args(tmp_path, 'two'), max_restarts=1)))
     parameters, last_line = one_process
-    assert_same_parameters(parameters, final_parameters(tmp_path / 'two.pth'))
+    assert_same_parameters(parameters, final_parameters(tmp_path / 'two'))
     # The last line is rank 0's state_dict, and only rank 0 prints
     assert stdout.splitlines()[-1] == last_line
     assert stdout.count('OrderedDict') == 1 + stdout.count('resumed from')
 
 
-def test_two_simulated_machines_end_like_one_process(one_process, tmp_path):
-    rendezvous = ['--nnodes=2', '--rdzv-backend=c10d', f'--rdzv-endpoint=127.0.0.1:{free_port()}',
+def test_two_simulated_machines_end_like_one_process_and_rank_0_is_the_first_address(one_process, tmp_path):
+    # c10d rendezvous numbers the machines in the order of their addresses,
+    # whatever --node-rank says and whichever starts first: the machine
+    # started first, at 127.0.0.2 and told --node-rank=0, gets rank 1
+    port = free_port()
+    rendezvous = ['--nnodes=2', '--rdzv-backend=c10d', f'--rdzv-endpoint=127.0.0.1:{port}',
                   f'--rdzv-id={uuid.uuid4()}']
-    nodes = [Job(torchrun_command(1, program_args(tmp_path, 'nodes'), [*rendezvous, f'--node-rank={rank}'],
-                                  max_restarts=1))
-             for rank in (0, 1)]
+    first = Job(torchrun_command(1, program_args(tmp_path, 'nodes'),
+                                 [*rendezvous, '--node-rank=0', '--local-addr=127.0.0.2'], max_restarts=1))
+    nodes = [first]
     try:
-        outputs = [finished(node) for node in nodes]
+        first.wait_until(lambda: listening(port), TIMEOUT, 'the rendezvous of the first machine')
+        nodes.append(Job(torchrun_command(1, program_args(tmp_path, 'nodes'),
+                                          [*rendezvous, '--node-rank=1', '--local-addr=127.0.0.1'], max_restarts=1)))
+        started_first, started_second = [finished(node) for node in nodes]
     finally:
         for node in nodes:
             node.stop()
-    assert_same_parameters(one_process[0], final_parameters(tmp_path / 'nodes.pth'))
-    assert sum(output.count('OrderedDict') - output.count('resumed from') for output in outputs) == 1
+    assert_same_parameters(one_process[0], final_parameters(tmp_path / 'nodes'))
+    # Only rank 0 prints the parameters
+    assert started_second.count('OrderedDict') - started_second.count('resumed from') == 1
+    assert 'OrderedDict' not in started_first
 
 
 def test_a_killed_worker_is_restarted_and_the_run_ends_the_same(one_process, tmp_path):
-    checkpoint = tmp_path / 'killed.pth'
+    checkpoint = tmp_path / 'killed' / 'checkpoint.pth'
     job = Job(torchrun_command(2, program_args(tmp_path, 'killed'), max_restarts=2))
     try:
         job.wait_until(checkpoint.exists, TIMEOUT, 'first checkpoint')
@@ -86,22 +94,7 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_the_same(one_process, tmp
         job.stop()
     resumed = re.findall(r'resumed from the checkpoint of epoch (\d+)', stdout)
     assert len(resumed) == 1 and 0 < int(resumed[0]) < N_EPOCHS, stdout
-    assert_same_parameters(one_process[0], final_parameters(checkpoint))
-    assert sorted(path.name for path in tmp_path.iterdir() if path.suffix == '.pth') == ['killed.pth'], (
+    assert_same_parameters(one_process[0], final_parameters(checkpoint.parent))
+    assert sorted(path.name for path in checkpoint.parent.iterdir() if path.suffix == '.pth') == ['checkpoint.pth'], (
         'a temporary, half-written checkpoint was left behind'
     )
-
-
-def test_a_global_batch_the_processes_cannot_share_fails_before_training(tmp_path):
-    # A checkpoint from an earlier run, which the failing run must not touch
-    earlier = tmp_path / 'earlier.pth'
-    earlier.write_bytes(b'an earlier run')
-    job = Job(torchrun_command(2, program_args(tmp_path, 'earlier', '--global-batch-size', 15)))
-    try:
-        code, stdout, stderr = job.finish(TIMEOUT)
-    finally:
-        job.stop()
-    assert code != 0
-    assert 'a global mini-batch of 15 points cannot be shared equally by 2 processes' in stderr
-    assert earlier.read_bytes() == b'an earlier run'
-    assert not (tmp_path / 'runs').exists()

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, Subset, TensorDataset, random_split
 from torch.utils.data.distributed import DistributedSampler
 
 from course import COURSE_ROOT
-from helpers import device_and_backend, mean_across_processes, per_process_batch_size
+from helpers import ConfigurationError, device_and_backend, mean_across_processes, per_process_batch_size
 
 
 def shares(n_items, world_size, epoch=None, **options):
@@ -78,20 +78,21 @@ def test_data_preparation_v8_pads_training_and_counts_each_validation_point_once
 
 def test_a_global_batch_that_does_not_divide_is_refused():
     assert per_process_batch_size(16, 2) == 8
-    with pytest.raises(ValueError, match='16 points cannot be shared equally by 3 processes'):
+    with pytest.raises(ConfigurationError, match='16 points cannot be shared equally by 3 processes'):
         per_process_batch_size(16, 3)
 
 
 def test_more_processes_than_gpus_is_refused_for_nccl(monkeypatch):
-    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(torch.accelerator, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.accelerator, 'current_accelerator', lambda: torch.device('cuda'))
+    monkeypatch.setattr(torch.accelerator, 'device_count', lambda: 2)
     assert device_and_backend(1, 2) == (torch.device('cuda', 1), 'nccl')
-    with pytest.raises(RuntimeError, match='4 processes were started on this machine, but it has 2 GPU'):
+    with pytest.raises(ConfigurationError, match='4 processes were started on this machine, but it has 2 cuda'):
         device_and_backend(3, 4)
 
 
 def test_without_gpus_each_process_uses_the_cpu_and_gloo(monkeypatch):
-    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch.accelerator, 'is_available', lambda: False)
     assert device_and_backend(1, 8) == (torch.device('cpu'), 'gloo')
 
 

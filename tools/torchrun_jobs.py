@@ -25,6 +25,17 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def listening(port, host='127.0.0.1'):
+    """Whether something accepts connections on `port` now."""
+    with socket.socket() as probe:
+        return probe.connect_ex((host, port)) == 0
+
+
+def ddp_command(*args):
+    """The command `make ddp` runs (tools/ddp.py), with its options."""
+    return [sys.executable, 'tools/ddp.py', *[str(arg) for arg in args]]
+
+
 def torchrun_command(nproc, program_args=(), torchrun_args=('--standalone',), max_restarts=0):
     """The torchrun command line for `nproc` processes of the program."""
     return [
