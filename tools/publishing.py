@@ -157,8 +157,6 @@ def write():
         notebook = nbformat.read(path, as_version=4)
         first_code = next(cell for cell in notebook.cells if cell.cell_type == 'code')
         first_code.source = setup_cell()
-        # Folded in JupyterLab: the chapter starts after it; a click unfolds it
-        first_code.metadata['jupyter'] = {'source_hidden': True}
         nbformat.write(notebook, path)
     README.write_text(readme_with_links(README.read_text()))
 
