@@ -19,7 +19,8 @@ DEV_READY := $(VENV)/.dev-requirements-installed
 # The static site's tools (Sphinx), alone: `make site` needs nothing else
 SITE_READY := $(VENV)/.site-requirements-installed
 
-.PHONY: help setup lab notebook test lint run outputs kernel-check student release grade bench site tensorboard ddp
+.PHONY: help setup lab notebook test lint run outputs kernel-check student release grade bench site tensorboard ddp \
+	hub hub-env
 
 # The first target: a bare `make` lists the commands
 help: ## lists these commands
@@ -60,7 +61,7 @@ notebook: setup ## the same in the classic Notebook interface
 # The linter, then the unit tests, every notebook re-executed under strict
 # nbval and the exercises' student copies built and checked, over every core
 # (pytest-xdist); each file, a notebook too, stays whole on one core
-test: lint ## runs every test (make lab's set-up, plus the teachers' and test tools)
+test: lint $(HUB_READY) ## runs every test (make lab's set-up, plus the teachers' and test tools)
 	$(BIN)/python -m pytest --numprocesses auto --dist loadfile
 
 # One line length and no unused code (settings in pyproject.toml)
@@ -130,3 +131,30 @@ ddp: setup ## trains the chapter's model on NPROC processes (default 2) with tor
 # TensorBoard on the logs the notebooks write into runs/
 tensorboard: setup ## shows the TensorBoard logs of runs/
 	$(BIN)/tensorboard --logdir runs
+
+# The class's JupyterHub (as root): every user's server runs from one
+# environment that every user can read, made from the operating system's
+# python3 (the python3 first on root's PATH may live in root's home folder,
+# which other users cannot enter), with the course's pins, nbgrader and the hub
+HUB_PYTHON ?= /usr/bin/python3
+HUB_ENV ?= /opt/pytorch-course-hub/env
+HUB_READY := $(HUB_ENV)/.requirements-installed
+
+$(HUB_READY): requirements.txt requirements-teacher.txt requirements-hub.txt
+	$(HUB_PYTHON) -m venv $(HUB_ENV)
+ifeq ($(TORCH),cpu)
+	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check $$(grep '^torch==' requirements.txt) \
+		--index-url https://download.pytorch.org/whl/cpu
+endif
+	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check \
+		-r requirements.txt -r requirements-teacher.txt -r requirements-hub.txt
+	chmod -R go+rX $(HUB_ENV)
+	touch $@
+
+hub-env: $(HUB_READY) ## makes the hub's environment (HUB_ENV, default /opt/pytorch-course-hub/env)
+
+# Serves the class on http://127.0.0.1:8000 (settings in jupyterhub_config.py,
+# the teachers' walk through a term in HUB.md); Ctrl+C stops it and every
+# user's server, and keeps everyone's files
+hub: $(HUB_READY) ## starts the class's JupyterHub, as root (HUB.md)
+	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/jupyterhub_config.py
