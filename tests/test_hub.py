@@ -15,8 +15,11 @@ after a failure. Needs root and the servers' environment (`make hub-env`)."""
 import csv
 import json
 import os
+import shutil
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psutil
 import pytest
@@ -164,7 +167,7 @@ def test_a_students_token_cannot_reach_another_students_server(term):
     assert own_status == 200
     for student in ('empty', 'wrong'):
         status, _ = request(f'{hub.url}/user/{other}/api/contents/', tokens[student])
-        assert status in (403, 404), f'{student} reached {other}\'s server: {status}'
+        assert status == 403, f'{student} reached {other}\'s server: {status}'
 
 
 def test_a_students_account_cannot_read_others_work_the_source_or_the_gradebook(term):
@@ -195,3 +198,43 @@ def test_the_hub_left_no_process_behind_when_stopped(term):
     hub.stop()
     psutil.wait_procs(hub.processes_left(), timeout=20)
     assert not hub.processes_left(), [process.info for process in hub.processes_left()]
+
+
+def test_a_second_start_copies_only_what_the_learner_lacks(tmp_path):
+    import pwd
+
+    from hub import copy_missing
+
+    account = pwd.getpwuid(os.getuid())
+    course, home = tmp_path / 'course', tmp_path / 'home'
+    (course / 'notebooks').mkdir(parents=True)
+    (course / 'notebooks' / 'a.ipynb').write_text('released')
+    (course / 'helpers.py').write_text('released')
+    assert len(copy_missing(course, home, account)) == 2
+    (home / 'notebooks' / 'a.ipynb').write_text('the learner\'s work')
+    (home / 'helpers.py').unlink()
+    (course / 'notebooks' / 'b.ipynb').write_text('added later')
+    assert copy_missing(course, home, account) == [home / 'helpers.py', home / 'notebooks' / 'b.ipynb']
+    assert (home / 'notebooks' / 'a.ipynb').read_text() == 'the learner\'s work'
+
+
+def test_the_hub_refuses_a_clone_whose_solutions_other_users_can_read():
+    from hub import refuse_readable_solutions
+
+    # Not in pytest's tmp_path: the folder above it is root's alone
+    clone = Path(tempfile.mkdtemp(prefix=f'{PREFIX}-clone-'))
+    try:
+        for notebook in EXERCISES:
+            copy = clone / notebook.relative_to(COURSE_ROOT)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text('{}')
+            copy.chmod(0o644)
+        for folder in [clone, *clone.rglob('*')]:
+            if folder.is_dir():
+                folder.chmod(0o755)
+        with pytest.raises(PermissionError, match='chmod -R go-rwx'):
+            refuse_readable_solutions(clone)
+        clone.chmod(0o700)
+        refuse_readable_solutions(clone)
+    finally:
+        shutil.rmtree(clone)
