@@ -18,6 +18,13 @@ TEACHER_READY := $(VENV)/.teacher-requirements-installed
 DEV_READY := $(VENV)/.dev-requirements-installed
 # The static site's tools (Sphinx), alone: `make site` needs nothing else
 SITE_READY := $(VENV)/.site-requirements-installed
+# The class's JupyterHub (as root): every user's server runs from one
+# environment that every user can read, made from the operating system's
+# python3 (the python3 first on root's PATH may live in root's home folder,
+# which other users cannot enter), with the course's pins, nbgrader and the hub
+HUB_PYTHON ?= /usr/bin/python3
+HUB_ENV ?= /opt/pytorch-course-hub/env
+HUB_READY := $(HUB_ENV)/.requirements-installed
 
 .PHONY: help setup lab notebook test lint run outputs kernel-check student release grade bench site tensorboard ddp \
 	hub hub-env
@@ -62,7 +69,7 @@ notebook: setup ## the same in the classic Notebook interface
 # nbval and the exercises' student copies built and checked, over every core
 # (pytest-xdist); each file, a notebook too, stays whole on one core
 test: lint $(HUB_READY) ## runs every test (make lab's set-up, plus the teachers' and test tools)
-	$(BIN)/python -m pytest --numprocesses auto --dist loadfile
+	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python -m pytest --numprocesses auto --dist loadfile
 
 # One line length and no unused code (settings in pyproject.toml)
 lint: $(DEV_READY) ## checks the code's style and unused code (ruff)
@@ -112,10 +119,13 @@ site: $(SITE_READY) ## renders the course as a static site in build/site/
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md.
 # Then data parallel: 1 process x 1 and x 2 threads against 2 processes,
-# for three models (build/bench_data_parallel.md)
-bench: setup ## times data loading and data parallel; writes build/bench*.md
+# for three models (build/bench_data_parallel.md). Then, as root, a class of
+# 30 on the course's JupyterHub: start, spawn, memory, 30 hand-ins at once,
+# collect and autograde (build/bench_hub_load.md)
+bench: setup $(HUB_READY) ## times data loading, data parallel and the hub's load; writes build/bench*.md
 	$(BIN)/python benchmarks/data_loading.py
 	$(BIN)/python benchmarks/data_parallel.py
+	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python benchmarks/hub_load.py
 
 # The chapter's model trained data-parallel by NPROC processes on this machine
 # (global mini-batch 16), a checkpoint every 10 epochs. A process that dies
@@ -132,14 +142,8 @@ ddp: setup ## trains the chapter's model on NPROC processes (default 2) with tor
 tensorboard: setup ## shows the TensorBoard logs of runs/
 	$(BIN)/tensorboard --logdir runs
 
-# The class's JupyterHub (as root): every user's server runs from one
-# environment that every user can read, made from the operating system's
-# python3 (the python3 first on root's PATH may live in root's home folder,
-# which other users cannot enter), with the course's pins, nbgrader and the hub
-HUB_PYTHON ?= /usr/bin/python3
-HUB_ENV ?= /opt/pytorch-course-hub/env
-HUB_READY := $(HUB_ENV)/.requirements-installed
 
+# The hub's environment (make hub-env)
 $(HUB_READY): requirements.txt requirements-teacher.txt requirements-hub.txt
 	$(HUB_PYTHON) -m venv $(HUB_ENV)
 ifeq ($(TORCH),cpu)
