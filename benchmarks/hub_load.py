@@ -37,7 +37,7 @@ import psutil
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(COURSE_ROOT / 'tools'), str(COURSE_ROOT / 'tests')]
 
-from class_hub import ClassHub, hand_in, nbgrader_as, wait_for  # noqa: E402
+from class_hub import ClassHub, hand_in, nbgrader_as  # noqa: E402
 from course import EXERCISES  # noqa: E402
 # How a simulated student answers, and what each answer scores
 from test_grading_loop import points, submission  # noqa: E402
@@ -45,23 +45,6 @@ from test_grading_loop import points, submission  # noqa: E402
 NOTEBOOK = EXERCISES[0]
 ANSWERS = ('model_answers', 'empty_answers', 'wrong_answers')
 OUT = COURSE_ROOT / 'build' / 'bench_hub_load.md'
-
-
-def spawn_everyone(hub):
-    """Asks for every server at once; {name: seconds until ready}."""
-    began = time.monotonic()
-    for name in hub.accounts():
-        hub.spawn(name)
-    ready_after = {}
-
-    def all_ready():
-        status, users = hub.api('users')
-        for user in users:
-            if user['name'] not in ready_after and user['servers'].get('', {}).get('ready'):
-                ready_after[user['name']] = time.monotonic() - began
-        return len(ready_after) == len(hub.accounts())
-    wait_for(all_ready, 'every server')
-    return ready_after
 
 
 def memory_per_server(hub):
@@ -97,7 +80,7 @@ def main():
     try:
         results['hub start, s'] = f'{hub.start():.1f}'
         hub.api('users', 'POST', {'usernames': hub.accounts()})
-        ready_after = spawn_everyone(hub)
+        ready_after = hub.spawn_at_once(hub.accounts())
         students_ready = [ready_after[name] for name in hub.students.values()]
         results[f'{args.students} students + teacher spawned at once: each until ready, s'] = summary(students_ready)
         results['all ready, s'] = f'{max(ready_after.values()):.1f}'
