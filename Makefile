@@ -144,7 +144,7 @@ tensorboard: setup ## shows the TensorBoard logs of runs/
 
 
 # The hub's environment (make hub-env)
-$(HUB_READY): requirements.txt requirements-teacher.txt requirements-hub.txt
+$(HUB_READY): requirements.txt requirements-teacher.txt requirements-hub.txt hub/proxy/package-lock.json
 	$(HUB_PYTHON) -m venv $(HUB_ENV)
 ifeq ($(TORCH),cpu)
 	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check $$(grep '^torch==' requirements.txt) \
@@ -152,6 +152,10 @@ ifeq ($(TORCH),cpu)
 endif
 	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check \
 		-r requirements.txt -r requirements-teacher.txt -r requirements-hub.txt
+	# The proxy, JupyterHub's reference one (Node.js), at the versions of hub/proxy/package-lock.json
+	mkdir -p $(HUB_ENV)/proxy
+	cp hub/proxy/package.json hub/proxy/package-lock.json $(HUB_ENV)/proxy/
+	cd $(HUB_ENV)/proxy && npm ci --no-audit --no-fund
 	chmod -R go+rX $(HUB_ENV)
 	touch $@
 

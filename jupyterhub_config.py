@@ -49,8 +49,10 @@ c.JupyterHub.bind_url = f'http://{IP}:{PORT}'
 c.JupyterHub.hub_ip = '127.0.0.1'
 c.JupyterHub.hub_port = int(os.environ.get('COURSE_HUB_API_PORT', '8081'))
 c.ConfigurableHTTPProxy.api_url = f'http://127.0.0.1:{os.environ.get("COURSE_HUB_PROXY_API_PORT", "8001")}'
-# The proxy from PyPI (configurable-http-proxy), in the servers' environment
-c.ConfigurableHTTPProxy.command = [str(Path(sys.prefix) / 'bin' / 'configurable-http-proxy')]
+# JupyterHub's reference proxy (npm's configurable-http-proxy), installed in
+# the servers' environment by the Makefile (requirements-hub.txt says why not
+# the Python port)
+c.ConfigurableHTTPProxy.command = [str(Path(sys.prefix, 'proxy', 'node_modules', '.bin', 'configurable-http-proxy'))]
 # Users, tokens and the cookie secret survive a restart of the hub
 c.JupyterHub.db_url = f'sqlite:///{STATE / "jupyterhub.sqlite"}'
 c.JupyterHub.cookie_secret_file = str(STATE / 'jupyterhub_cookie_secret')

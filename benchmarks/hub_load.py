@@ -63,6 +63,14 @@ def memory_per_server(hub):
     return list(per_user.values())
 
 
+def cpu_model():
+    """The processor's name, as Linux reports it."""
+    for line in Path('/proc/cpuinfo').read_text().splitlines():
+        if line.startswith('model name'):
+            return line.split(':', 1)[1].strip()
+    return platform.machine()
+
+
 def summary(values):
     return f'median {statistics.median(values):.1f}, min {min(values):.1f}, max {max(values):.1f}'
 
@@ -75,7 +83,7 @@ def main():
         parser.error('run it as root: the hub makes Unix accounts and starts servers as their users')
     answers = {f's{number:02d}': ANSWERS[number % 3] for number in range(args.students)}
     hub = ClassHub('hubload', answers)
-    results = {'machine': f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+    results = {'machine': f'{cpu_model()}, {os.cpu_count()} cores, '
                           f'load average before {os.getloadavg()[0]:.1f}'}
     try:
         results['hub start, s'] = f'{hub.start():.1f}'
