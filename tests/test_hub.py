@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request
+from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request, wait_for
 from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, read
 from test_grading_loop import hidden_test_lines, points, submission, text_of
 
@@ -35,6 +35,8 @@ ASSIGNMENT = NOTEBOOK.stem
 PREFIX = 'hubtest'
 # Each student's short name, and how they answer (tests/test_grading_loop.py)
 STUDENTS = {'model': 'model_answers', 'empty': 'empty_answers', 'wrong': 'wrong_answers'}
+# Who takes the whole path in a browser (tests marked hub_browser); a server only then
+BROWSER_STUDENT = 'lab'
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='the hub makes Unix accounts: run as root (CI does)')
 
@@ -45,7 +47,7 @@ def term():
     look at. Everything made is removed afterwards, even after a failure."""
     if not (HUB_ENVIRONMENT / 'bin' / 'jupyterhub').is_file():
         pytest.fail(f'no JupyterHub in {HUB_ENVIRONMENT}: run `make hub-env` (as root) first', pytrace=False)
-    hub = ClassHub(PREFIX, STUDENTS)
+    hub = ClassHub(PREFIX, [*STUDENTS, BROWSER_STUDENT])
     facts = {'hub': hub, 'timings': {}}
     try:
         yield from run_the_term(hub, facts)
@@ -61,10 +63,11 @@ def run_the_term(hub, facts):
 
     # Every server at once, as a class starts; the teacher's first start
     # builds their nbgrader course (~/teaching)
-    timings['4 servers ready'] = max(hub.spawn_at_once(hub.accounts()).values())
+    class_servers = [hub.teacher, *[hub.students[name] for name in STUDENTS]]
+    timings['4 servers ready'] = max(hub.spawn_at_once(class_servers).values())
     teacher = hub.account(hub.teacher)
-    students = {student: hub.account(name) for student, name in hub.students.items()}
-    tokens = {student: hub.user_token(name) for student, name in hub.students.items()}
+    students = {student: hub.account(hub.students[student]) for student in STUDENTS}
+    tokens = {student: hub.user_token(hub.students[student]) for student in STUDENTS}
     facts.update(teacher=teacher, students=students, tokens=tokens)
 
     nbgrader_as(teacher, 'release_assignment', ASSIGNMENT)
@@ -187,6 +190,68 @@ def test_a_students_account_cannot_read_others_work_the_source_or_the_gradebook(
         assert path.is_file(), path
         assert not intruder.can_read(path), f'{intruder.name} can read {path}'
     assert not intruder.can_list(exchange / 'inbound')
+
+
+@pytest.mark.hub_browser
+def test_a_students_whole_path_in_a_browser(term, tmp_path):
+    """Log in, the Assignments tab, fetch, open, submit; the teacher grades;
+    the student fetches the feedback and sees its link. Headless Chromium."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    from browser import screenshot, start_chromium
+    from test_lab_in_browser import run_command
+
+    hub, teacher = term['hub'], term['teacher']
+    name = hub.students[BROWSER_STUDENT]
+    driver = start_chromium(tmp_path / 'profile')
+
+    def shown(selector, matches):
+        """The elements under `selector` whose text `matches`; none while the
+        list is drawn again (it is, after each action)."""
+        try:
+            return [element for element in driver.find_elements(By.CSS_SELECTOR, selector)
+                    if matches(element.text) and element.is_enabled()]
+        except StaleElementReferenceException:
+            return []
+
+    def links(text):
+        return shown('#nbgrader-assignment-list a', lambda shown_text: text in shown_text)
+
+    def button(text):
+        found = shown('#nbgrader-assignment-list button', lambda shown_text: shown_text == text)
+        return found[0] if found else None
+
+    try:
+        driver.get(f'{hub.url}/hub/login')
+        driver.find_element(By.ID, 'username_input').send_keys(name)
+        driver.find_element(By.ID, 'password_input').send_keys(hub.password)
+        driver.find_element(By.ID, 'login_submit').click()
+        # The hub starts the server (the account made on the way) and JupyterLab opens the course
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel'), 'JupyterLab', 180)
+        wait_for(lambda: any(item.text == 'Nbgrader' for item in
+                             driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel')), 'the Nbgrader menu', 60)
+        run_command(driver, 'Nbgrader', 'nbgrader:open-assignment-list')
+        wait_for(lambda: button('Fetch'), 'the released assignment', 60).click()
+        wait_for(lambda: links(NOTEBOOK.stem), 'the fetched assignment', 60)
+        driver.get(f'{hub.url}/user/{name}/lab/tree/{ASSIGNMENT}/{NOTEBOOK.name}')
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.jp-NotebookPanel .jp-Cell'), 'the notebook', 60)
+        screenshot(driver, 'hub-student-notebook')
+        run_command(driver, 'Nbgrader', 'nbgrader:open-assignment-list')
+        wait_for(lambda: button('Submit'), 'the Submit button', 60).click()
+        wait_for(lambda: button('Fetch Feedback'), 'the submission', 60)
+        student = hub.account(name)
+        assert sorted(hub.exchange.glob(f'{COURSE_ID}/inbound/{name}+{ASSIGNMENT}+*'))
+
+        nbgrader_as(teacher, 'collect', '--update', ASSIGNMENT)
+        for step in ('autograde', 'generate_feedback', 'release_feedback'):
+            nbgrader_as(teacher, step, ASSIGNMENT, f'--student={name}')
+        wait_for(lambda: button('Fetch Feedback'), 'the Fetch Feedback button', 60).click()
+        wait_for(lambda: links('view feedback'), 'the feedback\'s link', 60)
+        screenshot(driver, 'hub-student-feedback')
+        assert sorted((student.home / ASSIGNMENT / 'feedback').glob(f'*/{ASSIGNMENT}.html'))
+    finally:
+        driver.quit()
 
 
 def test_the_hub_left_no_process_behind_when_stopped(term):

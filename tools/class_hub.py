@@ -82,6 +82,8 @@ class ClassHub:
         self.port, self.api_port, self.proxy_api_port = free_port(), free_port(), free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.token = secrets.token_hex(32)
+        # Every account's password at the hub's login page (DummyAuthenticator)
+        self.password = secrets.token_hex(16)
         self.class_folder = self.folder / 'class'
         self.exchange = self.class_folder / 'exchange'
         self.process = None
@@ -94,7 +96,7 @@ class ClassHub:
             'c = get_config()  # noqa\n'
             f'load_subconfig({str(HUB_CONFIG)!r})  # noqa\n'
             "c.JupyterHub.authenticator_class = 'dummy'\n"
-            f'c.DummyAuthenticator.password = {secrets.token_hex(16)!r}\n'
+            f'c.DummyAuthenticator.password = {self.password!r}\n'
             f"c.JupyterHub.services = [{{'name': 'course-test', 'api_token': {self.token!r}}}]\n"
             "c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['course-test']}]\n"
         )
