@@ -28,8 +28,9 @@ from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgra
 from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, read
 from test_grading_loop import hidden_test_lines, points, submission, text_of
 
-# The assignment the class hands in: the chapter's own exercises
-NOTEBOOK = EXERCISES[0]
+# The assignment the class hands in: notebook 03's exercises, the quickest of
+# the four to autograde (4.0 s against 6.8 s for the chapter's, one run each)
+NOTEBOOK = next(path for path in EXERCISES if path.stem.startswith('03_'))
 ASSIGNMENT = NOTEBOOK.stem
 # Test accounts and groups all start with this, and a random part of their own
 PREFIX = 'hubtest'
