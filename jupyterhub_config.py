@@ -4,7 +4,7 @@ exchange between them. Run as root, from the servers' environment (the
 Makefile makes it from the operating system's python3, so that every user
 can run it):
 
-    make hub        # https://127.0.0.1:8000 unless COURSE_HUB_IP / COURSE_HUB_PORT say otherwise
+    make hub        # http://127.0.0.1:8000 unless COURSE_HUB_IP / COURSE_HUB_PORT say otherwise
 
 Every setting of the class is here, once; the COURSE_HUB_* variables change
 the few that differ between classes (the tests use them too). What the hub
@@ -63,6 +63,7 @@ c.ConfigurableHTTPProxy.pid_file = str(STATE / 'jupyterhub-proxy.pid')
 # approves each one at /hub/authorize before they can sign in. A teacher
 # signs up first, under a name of TEACHERS, and is approved at once.
 import nativeauthenticator  # noqa: E402
+import nativeauthenticator.handlers  # noqa: E402
 
 c.JupyterHub.authenticator_class = 'native'
 c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / 'templates')]
@@ -74,6 +75,25 @@ c.Authenticator.admin_users = TEACHERS
 # A user name is a Unix account name too: lower-case letters, digits and dashes
 c.Authenticator.username_pattern = r'^[a-z][a-z0-9-]{1,30}$'
 c.Authenticator.allow_all = True
+
+
+class NoTimer:
+    """A stand-in for the statsd client that JupyterHub 5 removed from its
+    handlers: nativeauthenticator 1.3.0 (the latest) still times each login
+    with it, and without one every login fails with
+    AttributeError: 'LoginHandler' object has no attribute 'statsd' (500)."""
+
+    def timer(self, name):
+        return self
+
+    def start(self):
+        return self
+
+    def stop(self, send=True):
+        pass
+
+
+nativeauthenticator.handlers.LoginHandler.statsd = NoTimer()
 
 # --- Each user's server -----------------------------------------------------
 # Started as the user's own Unix account, from the servers' environment

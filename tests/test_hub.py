@@ -13,11 +13,16 @@ hub is restarted in the middle and loses nothing.
 Every account, folder and process the test made is removed at the end, even
 after a failure. Needs root and the servers' environment (`make hub-env`)."""
 import csv
+import http.cookiejar
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -191,6 +196,52 @@ def test_a_students_account_cannot_read_others_work_the_source_or_the_gradebook(
         assert path.is_file(), path
         assert not intruder.can_read(path), f'{intruder.name} can read {path}'
     assert not intruder.can_list(exchange / 'inbound')
+
+
+def test_students_sign_up_and_log_in_once_the_teacher_approves_them():
+    """The class's own authenticator (NativeAuthenticator), through the hub's
+    pages: sign-up, a refused login before approval, the teacher's approval."""
+    hub = ClassHub(PREFIX, ['signup'], sign_up=True)
+    student, password = hub.students['signup'], 'a long enough password'
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *arguments):
+            return None  # a login answers with a redirect: looked at, not followed (it would start a server)
+
+    def session():
+        return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+
+    def post(opener, page, fields):
+        form = opener.open(f'{hub.url}/hub/{page}', timeout=60).read().decode()
+        fields['_xsrf'] = re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)
+        try:
+            with opener.open(f'{hub.url}/hub/{page}', urllib.parse.urlencode(fields).encode(), timeout=60) as answer:
+                return answer.status, answer.read().decode(), answer.headers.get('Location')
+        except urllib.error.HTTPError as answer:
+            return answer.code, answer.read().decode(), answer.headers.get('Location')
+
+    def log_in(opener, name):
+        return post(opener, 'login', {'username': name, 'password': password})
+
+    try:
+        hub.start()
+        teacher_session, student_session = session(), session()
+        for opener, name in ((teacher_session, hub.teacher), (student_session, student)):
+            status, _, _ = post(opener, 'signup', {'username': name, 'signup_password': password,
+                                                   'signup_password_confirmation': password,
+                                                   'email': f'{name}@example.org'})
+            assert status == 200
+        status, page, _ = log_in(student_session, student)
+        assert status == 200 and 'has not been authorized' in page
+        status, _, location = log_in(teacher_session, hub.teacher)
+        assert status == 302 and '/hub/login' not in location, (status, location)
+        with pytest.raises(urllib.error.HTTPError) as approved:  # a redirect back to the list of sign-ups
+            teacher_session.open(f'{hub.url}/hub/authorize/{student}', timeout=60)
+        assert approved.value.code == 302
+        status, _, location = log_in(student_session, student)
+        assert status == 302 and '/hub/login' not in location, (status, location)
+    finally:
+        hub.remove_everything()
 
 
 @pytest.mark.hub_browser

@@ -68,10 +68,12 @@ class ClassHub:
     """The course's hub on free ports, for a class of test accounts; started
     and stopped by the test, which removes everything it made."""
 
-    def __init__(self, prefix, students):
+    def __init__(self, prefix, students, sign_up=False):
         """A hub whose teacher is PREFIX<random>-teacher, and whose students are
         PREFIX<random>-<name> for each name of `students` (short: a Unix
-        account name has at most 32 characters)."""
+        account name has at most 32 characters). Everyone logs in with
+        `password` (DummyAuthenticator), or, with `sign_up`, through the
+        class's own sign-up and approval (jupyterhub_config.py's authenticator)."""
         self.folder = Path(tempfile.mkdtemp(prefix=f'{prefix}-'))
         # The students' servers cross it to reach the class's folder
         self.folder.chmod(0o755)
@@ -95,11 +97,13 @@ class ClassHub:
         config.write_text(
             'c = get_config()  # noqa\n'
             f'load_subconfig({str(HUB_CONFIG)!r})  # noqa\n'
-            "c.JupyterHub.authenticator_class = 'dummy'\n"
-            f'c.DummyAuthenticator.password = {self.password!r}\n'
             f"c.JupyterHub.services = [{{'name': 'course-test', 'api_token': {self.token!r}}}]\n"
             "c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['course-test']}]\n"
         )
+        if not sign_up:
+            with open(config, 'a') as file:
+                file.write("c.JupyterHub.authenticator_class = 'dummy'\n"
+                           f'c.DummyAuthenticator.password = {self.password!r}\n')
         self.config = config
 
     def environment(self):
