@@ -301,6 +301,9 @@ def test_a_students_whole_path_in_a_browser(term, tmp_path):
         wait_for(lambda: button('Fetch Feedback'), 'the Fetch Feedback button', 60).click()
         wait_for(lambda: links('view feedback'), 'the feedback\'s link', 60)
         screenshot(driver, 'hub-student-feedback')
+        # The course's quiet start: JupyterLab asked nothing about news
+        assert not [toast for toast in driver.find_elements(By.CSS_SELECTOR, '.Toastify__toast')
+                    if 'news' in toast.text]
         assert sorted((student.home / ASSIGNMENT / 'feedback').glob(f'*/{ASSIGNMENT}.html'))
     finally:
         driver.quit()

@@ -33,6 +33,8 @@ LEARNERS_COURSE = 'learners-course'
 NBGRADER_SETTINGS = COURSE_ROOT / 'hub' / 'nbgrader_config.py'
 FEEDBACK_PREPROCESSOR = COURSE_ROOT / 'tools' / 'feedback.py'
 PRIVATE_SUBMIT = COURSE_ROOT / 'hub' / 'private_submit.py'
+# The course's Jupyter settings (.jupyter/README.md) that every server gets too
+QUIET_START = ['jupyter_server_config.json', 'labconfig/default_setting_overrides.json']
 # Where a learner's copy of the course and a teacher's nbgrader course lie
 COURSE_IN_HOME = 'course'
 TEACHING_IN_HOME = 'teaching'
@@ -97,6 +99,10 @@ def prepare(prefix, exchange, environment=sys.prefix):
     settings.mkdir(parents=True, exist_ok=True)
     for source in (NBGRADER_SETTINGS, FEEDBACK_PREPROCESSOR, PRIVATE_SUBMIT):
         shutil.copy(source, settings / source.name)
+    # The course's quiet start (no news, no update checks), as make lab has it
+    for name in QUIET_START:
+        (settings / name).parent.mkdir(exist_ok=True)
+        shutil.copy(COURSE_ROOT / '.jupyter' / name, settings / name)
     make_world_readable(settings)
     make_exchange(exchange)
 
