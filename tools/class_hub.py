@@ -64,6 +64,25 @@ def wait_for(condition, what, timeout=READY_TIMEOUT):
         time.sleep(0.2)
 
 
+# The clone holds the solutions: a hub refuses to start while another user
+# could read them, as a teacher's clone must be. Private while any hub of
+# this process runs; its own permissions come back when the last one ends.
+_clone = {'hubs': 0, 'mode': None}
+
+
+def make_clone_private():
+    if _clone['hubs'] == 0:
+        _clone['mode'] = COURSE_ROOT.stat().st_mode & 0o7777
+        COURSE_ROOT.chmod(0o700)
+    _clone['hubs'] += 1
+
+
+def give_clone_back():
+    _clone['hubs'] -= 1
+    if _clone['hubs'] == 0:
+        COURSE_ROOT.chmod(_clone['mode'])
+
+
 class ClassHub:
     """The course's hub on free ports, for a class of test accounts; started
     and stopped by the test, which removes everything it made."""
@@ -89,9 +108,7 @@ class ClassHub:
         self.class_folder = self.folder / 'class'
         self.exchange = self.class_folder / 'exchange'
         self.process = None
-        # The clone holds the solutions: the hub refuses to start while another
-        # user could read them, as a teacher's clone must be (restored at the end)
-        self.clone_mode = COURSE_ROOT.stat().st_mode & 0o7777
+        self.made_clone_private = False
         self.started = []  # every hub process, for the check that none is left
         config = self.folder / 'test_config.py'
         config.write_text(
@@ -117,7 +134,9 @@ class ClassHub:
     def start(self):
         """Starts the hub and waits until its API answers; returns the seconds it took."""
         began = time.monotonic()
-        COURSE_ROOT.chmod(0o700)
+        if not self.made_clone_private:
+            make_clone_private()
+            self.made_clone_private = True
         log = open(self.folder / f'hub-{len(self.started)}.log', 'w')
         self.process = subprocess.Popen(
             [str(HUB_ENVIRONMENT / 'bin' / 'jupyterhub'), '-f', str(self.config)],
@@ -219,7 +238,9 @@ class ClassHub:
         """Stops what is left, removes the accounts, their group and folders,
         and gives the clone its permissions back."""
         self.stop()
-        COURSE_ROOT.chmod(self.clone_mode)
+        if self.made_clone_private:
+            give_clone_back()
+            self.made_clone_private = False
         for process in self.processes_left():
             try:
                 process.kill()
