@@ -40,6 +40,9 @@ GROUP = os.environ.get('COURSE_HUB_GROUP', 'pytorch-course')
 IP = os.environ.get('COURSE_HUB_IP', '127.0.0.1')
 PORT = int(os.environ.get('COURSE_HUB_PORT', '8000'))
 
+if os.geteuid() != 0:
+    sys.exit('The class\'s hub runs as root (sudo make hub): it makes a Unix account for each user and '
+             'starts their server as that account.')
 hub.prepare(CLASS_FOLDER, EXCHANGE)
 STATE.mkdir(mode=0o700, exist_ok=True)
 
