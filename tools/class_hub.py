@@ -218,7 +218,8 @@ class ClassHub:
         return Account(name, self.exchange)
 
     def processes_left(self):
-        """Processes of this class's accounts or of the hubs the test started."""
+        """Processes of this class's accounts, or of the sessions of the hubs
+        it started (each hub leads a session of its own: its proxy is there)."""
         uids = set()
         for name in self.accounts():
             try:
@@ -228,9 +229,9 @@ class ClassHub:
         left = []
         for process in psutil.process_iter(['pid', 'uids']):
             try:
-                if process.info['uids'] and process.info['uids'].real in uids or process.pid in self.started:
+                if process.info['uids'].real in uids or os.getsid(process.pid) in self.started:
                     left.append(process)
-            except psutil.Error:
+            except (psutil.Error, OSError):
                 pass
         return left
 
