@@ -1,14 +1,16 @@
 """The class's JupyterHub for real, as root: the course's jupyterhub_config.py
 (DummyAuthenticator in place of the sign-up, nothing else changed) on free
 ports, one teacher and three students, each a Unix account of its own made
-by the hub. The teacher releases an assignment through nbgrader's exchange;
-each student fetches it and submits it through their own server (the calls
-JupyterLab's Assignments tab makes): the model answers, the empty release
-version, plausible wrong answers. The teacher collects, autogrades, hand
-grades, releases feedback; the students fetch it. Isolation is tried: a
-student's token against another's server, and a student's Unix account
-against another's submission, the teacher's source and the gradebook. The
-hub is restarted in the middle and loses nothing.
+by the hub. An assignment goes out through nbgrader's exchange; each student
+fetches it and submits it through their own server (the calls JupyterLab's
+Assignments tab makes): the model answers, the empty release version,
+plausible wrong answers. The teacher releases, collects and releases
+feedback with the formgrader's buttons (its API, in the teacher's server,
+through the hub), autogrades and hand grades; the student fetches the
+feedback. Isolation is tried: a student's token against another's server,
+and a student's Unix account against another's submission, the teacher's
+source and the gradebook. The hub is restarted in the middle and loses
+nothing. The class's own sign-up is tried on a hub of its own.
 
 Every account, folder and process the test made is removed at the end, even
 after a failure. Needs root and the servers' environment (`make hub-env`)."""
@@ -74,9 +76,16 @@ def run_the_term(hub, facts):
     teacher = hub.account(hub.teacher)
     students = {student: hub.account(hub.students[student]) for student in STUDENTS}
     tokens = {student: hub.user_token(hub.students[student]) for student in STUDENTS}
+    teacher_token = hub.user_token(hub.teacher)
     facts.update(teacher=teacher, students=students, tokens=tokens)
 
-    nbgrader_as(teacher, 'release_assignment', ASSIGNMENT)
+    def formgrader(action):
+        """One of the formgrader's buttons, through the hub, in the teacher's server."""
+        status, answer = request(f'{hub.url}/user/{hub.teacher}/formgrader/api/assignment/{ASSIGNMENT}/{action}',
+                                 teacher_token, 'POST')
+        assert status == 200 and answer['success'], (action, answer)
+
+    formgrader('release')
 
     # Each student through their own server, all at once: the Assignments tab's calls
     began = time.monotonic()
@@ -91,13 +100,19 @@ def run_the_term(hub, facts):
     status, users = hub.api('users')
     facts['users after restart'] = {user['name'] for user in users}
 
+    # Back to work: the teacher's server, and a student's who will read their feedback
+    student = students['model']
     began = time.monotonic()
-    nbgrader_as(teacher, 'collect', '--update', ASSIGNMENT)
+    hub.spawn_at_once([hub.teacher, student.name])
+    timings['2 servers ready'] = time.monotonic() - began
+
+    began = time.monotonic()
+    formgrader('collect')
     nbgrader_as(teacher, 'autograde', ASSIGNMENT)
     timings['autograde 3 submissions'] = time.monotonic() - began
     began = time.monotonic()
     nbgrader_as(teacher, 'generate_feedback', ASSIGNMENT)
-    nbgrader_as(teacher, 'release_feedback', ASSIGNMENT)
+    formgrader('release_feedback')
     timings['feedback'] = time.monotonic() - began
     # The teacher grades the model student's written answers by hand, full marks
     written = [(nbgrader_of(cell)['grade_id'], nbgrader_of(cell)['points']) for cell in read(NOTEBOOK).cells
@@ -116,12 +131,7 @@ def run_the_term(hub, facts):
     with open(grades, newline='') as file:
         facts['grades'] = {row['student_id']: row for row in csv.DictReader(file) if row['assignment'] == ASSIGNMENT}
 
-    # The students come back after the restart: a new server, their feedback
-    student = students['model']
-    began = time.monotonic()
-    hub.spawn(student.name)
-    hub.wait_ready(student.name)
-    timings['1 server ready'] = time.monotonic() - began
+    # The student fetches their feedback
     server = f'{hub.url}/user/{student.name}'
     status, listed = request(f'{server}/assignments/fetch_feedback', tokens['model'], 'POST',
                              {'course_id': COURSE_ID, 'assignment_id': ASSIGNMENT})
