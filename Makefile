@@ -18,9 +18,21 @@ TEACHER_READY := $(VENV)/.teacher-requirements-installed
 DEV_READY := $(VENV)/.dev-requirements-installed
 # The static site's tools (Sphinx), alone: `make site` needs nothing else
 SITE_READY := $(VENV)/.site-requirements-installed
+# The class's JupyterHub (as root): every user's server runs from one
+# environment that every user can read, made from the operating system's
+# python3 (the python3 first on root's PATH may live in root's home folder,
+# which other users cannot enter), with the course's pins, nbgrader and the hub
+HUB_PYTHON ?= /usr/bin/python3
+HUB_ENV ?= /opt/pytorch-course-hub/env
+HUB_READY := $(HUB_ENV)/.requirements-installed
+# The hub's tests make Unix accounts: run as root (CI), `make test` makes the
+# hub's environment first; as another user they are skipped, and it is not made
+ifeq ($(shell id -u),0)
+TEST_HUB := $(HUB_READY)
+endif
 
 .PHONY: help setup lab notebook test lint run outputs check exercises solutions kernel-check student release grade \
-	bench site tensorboard ddp publish
+	bench site tensorboard ddp publish hub hub-env
 
 # The first target: a bare `make` lists the commands
 help: ## lists these commands
@@ -68,8 +80,8 @@ notebook: setup ## the same in the classic Notebook interface
 # The linter, then the unit tests, every notebook re-executed under strict
 # nbval and the exercises' student copies built and checked, over every core
 # (pytest-xdist); each file, a notebook too, stays whole on one core
-test: lint ## runs every test (make lab's set-up, plus the teachers' and test tools)
-	$(BIN)/python -m pytest --numprocesses auto --dist loadfile
+test: lint $(TEST_HUB) ## runs every test (make lab's set-up, plus the teachers' and test tools)
+	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python -m pytest --numprocesses auto --dist loadfile
 
 # One line length and no unused code (settings in pyproject.toml)
 lint: $(DEV_READY) ## checks the code's style and unused code (ruff)
@@ -145,10 +157,17 @@ publish: setup ## writes the published address into the notebooks' setup cells a
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md.
 # Then data parallel: 1 process x 1 and x 2 threads against 2 processes,
-# for three models (build/bench_data_parallel.md)
-bench: setup ## times data loading and data parallel; writes build/bench*.md
+# for three models (build/bench_data_parallel.md). Then, as root only, a class of
+# 30 on the course's JupyterHub: start, spawn, memory, 30 hand-ins at once,
+# collect and autograde (build/bench_hub_load.md)
+bench: setup $(TEST_HUB) ## times data loading, data parallel and (as root) the hub's load; writes build/bench*.md
 	$(BIN)/python benchmarks/data_loading.py
 	$(BIN)/python benchmarks/data_parallel.py
+ifeq ($(shell id -u),0)
+	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python benchmarks/hub_load.py
+else
+	@echo 'benchmarks/hub_load.py skipped: the hub makes Unix accounts, run make bench as root'
+endif
 
 # The chapter's model trained data-parallel by NPROC processes on this machine
 # (global mini-batch 16), a checkpoint every 10 epochs, in a folder of its own
@@ -166,3 +185,28 @@ ddp: setup ## trains the chapter's model on NPROC processes (default 2); RESUME=
 # TensorBoard on the logs the notebooks write into runs/
 tensorboard: setup ## shows the TensorBoard logs of runs/
 	$(BIN)/tensorboard --logdir runs
+
+
+# The hub's environment (make hub-env)
+$(HUB_READY): requirements.txt requirements-teacher.txt requirements-hub.txt hub/proxy/package-lock.json
+	$(HUB_PYTHON) -m venv $(HUB_ENV)
+ifeq ($(TORCH),cpu)
+	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check $$(grep '^torch==' requirements.txt) \
+		--index-url https://download.pytorch.org/whl/cpu
+endif
+	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check \
+		-r requirements.txt -r requirements-teacher.txt -r requirements-hub.txt
+	# The proxy, JupyterHub's reference one (Node.js), at the versions of hub/proxy/package-lock.json
+	mkdir -p $(HUB_ENV)/proxy
+	cp hub/proxy/package.json hub/proxy/package-lock.json $(HUB_ENV)/proxy/
+	cd $(HUB_ENV)/proxy && npm ci --no-audit --no-fund
+	chmod -R go+rX $(HUB_ENV)
+	touch $@
+
+hub-env: $(HUB_READY) ## makes the hub's environment (HUB_ENV, default /opt/pytorch-course-hub/env)
+
+# Serves the class on http://127.0.0.1:8000 (settings in jupyterhub_config.py,
+# the teachers' walk through a term in HUB.md); Ctrl+C stops it and every
+# user's server, and keeps everyone's files
+hub: $(HUB_READY) ## starts the class's JupyterHub, as root (HUB.md)
+	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/jupyterhub_config.py

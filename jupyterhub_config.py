@@ -1,0 +1,129 @@
+"""The class's JupyterHub (`make hub`): one teacher (or a few) and their
+students on this machine, each in their own Unix account, with nbgrader's
+exchange between them. Run as root, from the servers' environment (the
+Makefile makes it from the operating system's python3, so that every user
+can run it):
+
+    make hub        # http://127.0.0.1:8000 unless COURSE_HUB_IP / COURSE_HUB_PORT say otherwise
+
+Every setting of the class is here, once; the COURSE_HUB_* variables change
+the few that differ between classes (the tests use them too). What the hub
+does on this machine (accounts, the learners' course in each home, the
+exchange folder) is tools/hub.py's. The teachers' guide is HUB.md.
+"""
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+COURSE_ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(COURSE_ROOT / 'tools'))
+
+import hub  # noqa: E402
+
+c = get_config()  # noqa: F821 (JupyterHub defines it when it reads this file)
+
+# --- The class --------------------------------------------------------------
+# nbgrader's course id: the exchange keeps each course's assignments apart
+COURSE_ID = 'pytorch-training-loop'
+# What the class shares, readable by every user: the learners' course that
+# each home gets a copy of, the exchange, and the hub's own state (root only)
+CLASS_FOLDER = Path(os.environ.get('COURSE_HUB_FOLDER', '/srv/pytorch-course'))
+EXCHANGE = CLASS_FOLDER / 'exchange'
+STATE = CLASS_FOLDER / 'hub-state'
+# The teachers: hub admins (they approve sign-ups) with an nbgrader course
+TEACHERS = set(os.environ.get('COURSE_HUB_TEACHERS', 'teacher').split())
+# Every account the hub makes is in this Unix group, and the hub starts
+# servers for accounts of this group only
+GROUP = os.environ.get('COURSE_HUB_GROUP', 'pytorch-course')
+# Who can reach the hub: this machine only, unless told otherwise
+IP = os.environ.get('COURSE_HUB_IP', '127.0.0.1')
+PORT = int(os.environ.get('COURSE_HUB_PORT', '8000'))
+
+if os.geteuid() != 0:
+    sys.exit('The class\'s hub runs as root (sudo make hub): it makes a Unix account for each user and '
+             'starts their server as that account.')
+hub.prepare(CLASS_FOLDER, EXCHANGE)
+STATE.mkdir(mode=0o700, exist_ok=True)
+
+# --- The hub ----------------------------------------------------------------
+c.JupyterHub.bind_url = f'http://{IP}:{PORT}'
+# The hub's own API and the proxy's API: loopback, ports of their own
+c.JupyterHub.hub_ip = '127.0.0.1'
+c.JupyterHub.hub_port = int(os.environ.get('COURSE_HUB_API_PORT', '8081'))
+c.ConfigurableHTTPProxy.api_url = f'http://127.0.0.1:{os.environ.get("COURSE_HUB_PROXY_API_PORT", "8001")}'
+# JupyterHub's reference proxy (npm's configurable-http-proxy), installed in
+# the servers' environment by the Makefile (requirements-hub.txt says why not
+# the Python port)
+c.ConfigurableHTTPProxy.command = [str(Path(sys.prefix, 'proxy', 'node_modules', '.bin', 'configurable-http-proxy'))]
+# Users, tokens and the cookie secret survive a restart of the hub
+c.JupyterHub.db_url = f'sqlite:///{STATE / "jupyterhub.sqlite"}'
+c.JupyterHub.cookie_secret_file = str(STATE / 'jupyterhub_cookie_secret')
+c.ConfigurableHTTPProxy.pid_file = str(STATE / 'jupyterhub-proxy.pid')
+
+# --- Who may sign in --------------------------------------------------------
+# Students sign up at /hub/signup with a user name and a password; a teacher
+# approves each one at /hub/authorize before they can sign in. A teacher
+# signs up first, under a name of TEACHERS, and is approved at once.
+import nativeauthenticator  # noqa: E402
+import nativeauthenticator.handlers  # noqa: E402
+
+c.JupyterHub.authenticator_class = 'native'
+c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / 'templates')]
+c.NativeAuthenticator.open_signup = False
+c.NativeAuthenticator.minimum_password_length = 10
+c.NativeAuthenticator.allowed_failed_logins = 5
+c.NativeAuthenticator.ask_email_on_signup = True
+c.Authenticator.admin_users = TEACHERS
+# A user name is a Unix account name too: lower-case letters, digits and dashes
+c.Authenticator.username_pattern = r'^[a-z][a-z0-9-]{1,30}$'
+c.Authenticator.allow_all = True
+
+
+class NoTimer:
+    """A stand-in for the statsd client that JupyterHub 5 removed from its
+    handlers: nativeauthenticator 1.3.0 (the latest) still times each login
+    with it, and without one every login fails with
+    AttributeError: 'LoginHandler' object has no attribute 'statsd' (500)."""
+
+    def timer(self, name):
+        return self
+
+    def start(self):
+        return self
+
+    def stop(self, send=True):
+        pass
+
+
+nativeauthenticator.handlers.LoginHandler.statsd = NoTimer()
+
+# --- Each user's server -----------------------------------------------------
+# Started as the user's own Unix account, from the servers' environment
+c.JupyterHub.spawner_class = 'localprocess'
+c.Spawner.cmd = [str(Path(sys.prefix) / 'bin' / 'jupyterhub-singleuser')]
+c.Spawner.notebook_dir = '~'
+c.Spawner.default_url = f'/lab/tree/{hub.COURSE_IN_HOME}'
+c.Spawner.environment = {
+    # nbgrader reads these (hub/nbgrader_config.py)
+    'COURSE_ID': COURSE_ID,
+    'COURSE_EXCHANGE': str(EXCHANGE),
+    # The servers' environment first: its jupyter, nbgrader and python
+    'PATH': os.pathsep.join([str(Path(sys.prefix) / 'bin'), '/usr/local/bin', '/usr/bin', '/bin']),
+}
+# A loaded machine takes its time to start a server (11 s measured on two
+# busy cores): give it two minutes before calling the start failed
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+
+
+async def open_account(spawner):
+    """Before each server starts: the user's Unix account, home folder and
+    course (tools/hub.py's open_account), in a thread of its own so that the
+    hub goes on answering others meanwhile (a teacher's first start builds
+    their nbgrader course)."""
+    name = spawner.user.name
+    await asyncio.to_thread(hub.open_account, name, GROUP, CLASS_FOLDER, teacher=name in TEACHERS)
+
+
+c.Spawner.pre_spawn_hook = open_account

@@ -1,0 +1,194 @@
+"""What the class's JupyterHub needs on this machine, made by `make hub` (as
+root) and by the hub itself before it starts a user's server.
+
+jupyterhub_config.py calls `prepare` each time the hub starts: it writes,
+under the class's folder (readable by every user), the learners' course (no
+solutions), the nbgrader settings that every server reads into the
+environment the servers run from, and the exchange folder, with the
+permissions nbgrader documents. The course's own clone must stay private to
+root: it holds the teachers' solutions, so `prepare` refuses to go on while
+another user could read them.
+
+Before the hub starts someone's server (jupyterhub_config.py's
+pre_spawn_hook), `open_account` makes their Unix account if it is missing
+(a home folder readable by them alone; in the course's group), copies the
+learners' course into ~/course (only files that are not there yet: a
+learner's work is never overwritten) and, for a teacher, makes the nbgrader
+course ~/teaching (source/ and release/ of every exercise) on first start.
+"""
+import grp
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from course import COURSE_ROOT, EXERCISES
+
+LEARNERS_COURSE = 'learners-course'
+# The nbgrader settings of every server, and what they import
+NBGRADER_SETTINGS = COURSE_ROOT / 'hub' / 'nbgrader_config.py'
+FEEDBACK_PREPROCESSOR = COURSE_ROOT / 'tools' / 'feedback.py'
+PRIVATE_SUBMIT = COURSE_ROOT / 'hub' / 'private_submit.py'
+# The course's Jupyter settings (.jupyter/README.md) that every server gets too
+QUIET_START = ['jupyter_server_config.json', 'labconfig/default_setting_overrides.json']
+# Where a learner's copy of the course and a teacher's nbgrader course lie
+COURSE_IN_HOME = 'course'
+TEACHING_IN_HOME = 'teaching'
+# The exchange root is shared by every user, as /tmp is: anyone may create,
+# nobody may delete what another made (nbgrader asks for ugo+rw)
+EXCHANGE_MODE = 0o1777
+
+
+def settings_folder(environment):
+    """Where an environment's Jupyter reads settings for every user."""
+    return Path(environment) / 'etc' / 'jupyter'
+
+
+def readable_by_others(path):
+    """Whether any user of this machine can read `path`: every folder above it
+    can be crossed, and `path` read, by 'others' (permission bits)."""
+    path = Path(path).resolve()
+    for parent in reversed(path.parents):
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
+
+
+def refuse_readable_solutions(course_root=COURSE_ROOT):
+    """Fails, saying how to fix it, where a student's Unix account could read
+    the teachers' versions of the exercises (their solutions and hidden tests)."""
+    readable = [path for path in EXERCISES if readable_by_others(Path(course_root) / path.relative_to(COURSE_ROOT))]
+    if readable:
+        raise PermissionError(
+            f'{readable[0]} (and {len(readable) - 1} more) can be read by every user of this machine, students '
+            f'included: it holds solutions. Make the clone private first: chmod -R go-rwx {course_root}'
+        )
+
+
+def learners_course(folder):
+    """Writes the learners' version of the course (no solutions) into `folder`.
+    The one place the hub depends on the course's layout."""
+    from build_student_copies import build_student_copies
+
+    build_student_copies(folder)
+
+
+def make_world_readable(folder):
+    """Lets every user read `folder` (files) and enter its folders."""
+    for path in [Path(folder), *Path(folder).rglob('*')]:
+        extra = stat.S_IROTH | stat.S_IRGRP | (stat.S_IXOTH | stat.S_IXGRP if path.is_dir() else 0)
+        path.chmod(path.stat().st_mode | extra)
+
+
+def prepare(prefix, exchange, environment=sys.prefix):
+    """Everything the hub needs besides its environment (`environment`, the
+    one the servers run from): the learners' course under `prefix`, the
+    servers' nbgrader settings and the exchange folder."""
+    refuse_readable_solutions()
+    prefix = Path(prefix)
+    prefix.mkdir(parents=True, exist_ok=True)
+    prefix.chmod(0o755)
+    course = prefix / LEARNERS_COURSE
+    learners_course(course)
+    make_world_readable(course)
+    settings = settings_folder(environment)
+    settings.mkdir(parents=True, exist_ok=True)
+    for source in (NBGRADER_SETTINGS, FEEDBACK_PREPROCESSOR, PRIVATE_SUBMIT):
+        shutil.copy(source, settings / source.name)
+    # The course's quiet start (no news, no update checks), as make lab has it
+    for name in QUIET_START:
+        (settings / name).parent.mkdir(exist_ok=True)
+        shutil.copy(COURSE_ROOT / '.jupyter' / name, settings / name)
+    make_world_readable(settings)
+    make_exchange(exchange)
+
+
+def make_exchange(exchange):
+    """The exchange root, with the permissions nbgrader documents."""
+    exchange = Path(exchange)
+    exchange.mkdir(parents=True, exist_ok=True)
+    exchange.chmod(EXCHANGE_MODE)
+
+
+def ensure_group(group):
+    """Makes the Unix group `group` if it is missing."""
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        subprocess.run(['groupadd', group], check=True)
+
+
+def ensure_account(name, group):
+    """The Unix account `name` (its pwd entry), made if missing: a group of its
+    own, a home folder only its owner can read, and a member of `group`. An
+    account that exists outside `group` is not the course's: refused (a hub
+    user named root or daemon must never get a server)."""
+    ensure_group(group)
+    try:
+        account = pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(['useradd', '--create-home', '--shell', '/bin/bash', '--groups', group, name], check=True)
+        account = pwd.getpwnam(name)
+        Path(account.pw_dir).chmod(0o700)
+        return account
+    if name not in grp.getgrnam(group).gr_mem:
+        raise PermissionError(f'the Unix account {name} exists and is not in the course group {group}: '
+                              f'refusing to start a server as it; choose another user name')
+    return account
+
+
+def chown_tree(folder, account):
+    """Gives `folder` and everything in it to `account`."""
+    for path in [Path(folder), *Path(folder).rglob('*')]:
+        os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
+
+
+def copy_missing(source, target, account):
+    """Copies every file of `source` that `target` lacks, as `account`'s;
+    files already in `target` (a learner's work) are left as they are.
+    Returns the files copied."""
+    copied = []
+    if not Path(target).exists():
+        Path(target).mkdir()
+        os.chown(target, account.pw_uid, account.pw_gid)
+    for path in sorted(Path(source).rglob('*')):
+        destination = Path(target) / path.relative_to(source)
+        if path.is_dir():
+            if not destination.exists():
+                destination.mkdir(parents=True)
+                os.chown(destination, account.pw_uid, account.pw_gid)
+        elif not destination.exists():
+            shutil.copy(path, destination)
+            os.chown(destination, account.pw_uid, account.pw_gid)
+            copied.append(destination)
+    return copied
+
+
+def teaching_course(folder, account):
+    """The teacher's nbgrader course (source/, release/ and gradebook.db of
+    every exercise), made once: an existing one is the teacher's work."""
+    from grading import release
+
+    folder = Path(folder)
+    if folder.exists():
+        return
+    # Built beside it, then moved into place: a half-made course is never left
+    with tempfile.TemporaryDirectory(dir=folder.parent) as building:
+        release(Path(building) / folder.name)
+        (Path(building) / folder.name).rename(folder)
+    chown_tree(folder, account)
+
+
+def open_account(name, group, prefix, teacher=False):
+    """Makes `name`'s account and home ready for their server (see the module's
+    docstring); returns the account's pwd entry."""
+    account = ensure_account(name, group)
+    home = Path(account.pw_dir)
+    copy_missing(Path(prefix) / LEARNERS_COURSE, home / COURSE_IN_HOME, account)
+    if teacher:
+        teaching_course(home / TEACHING_IN_HOME, account)
+    return account
