@@ -38,9 +38,9 @@ COURSE_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(COURSE_ROOT / 'tools'), str(COURSE_ROOT / 'tests')]
 
 from class_hub import ClassHub, hand_in, nbgrader_as  # noqa: E402
-from course import EXERCISES  # noqa: E402
+from course import EXERCISES, points  # noqa: E402
 # How a simulated student answers, and what each answer scores
-from test_grading_loop import points, submission  # noqa: E402
+from submissions import submission  # noqa: E402
 
 NOTEBOOK = EXERCISES[0]
 ANSWERS = ('model_answers', 'empty_answers', 'wrong_answers')

@@ -11,7 +11,7 @@ import re
 import nbformat
 import pytest
 
-from course import EXERCISES, is_check, nbgrader_of, read
+from course import EXERCISES, is_check, nbgrader_of, points, read
 from submissions import submission, wrong_answers
 
 STUDENTS = ('model_answers', 'empty_answers', 'wrong_answers')
@@ -34,13 +34,6 @@ def graded_course(tmp_path_factory):
     grades = grade(course)
     assert grades == course / 'grades.csv'
     return course
-
-
-def points(notebook, autograded_only):
-    """The points of a notebook's graded cells: all of them, or those of
-    the autograder cells only (not the answers graded by hand)."""
-    return sum(nbgrader_of(cell)['points'] for cell in read(notebook).cells
-               if nbgrader_of(cell).get('grade') and (is_check(cell) or not autograded_only))
 
 
 def grade_table(course):

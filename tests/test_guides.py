@@ -7,7 +7,7 @@ import re
 from course import COURSE_ROOT
 
 README = COURSE_ROOT / 'README.md'
-GUIDES = [README, *(COURSE_ROOT / name for name in ('TEACHING.md', 'CONTRIBUTING.md', 'PUBLISHING.md',
+GUIDES = [README, *(COURSE_ROOT / name for name in ('TEACHING.md', 'HUB.md', 'CONTRIBUTING.md', 'PUBLISHING.md',
                                                     'benchmarks/README.md'))]
 LINK = re.compile(r'\]\(([^)#\s]+)(?:#[^)]*)?\)')
 INCLUDE = re.compile(r'```\{include\} (\S+)\n:start-after: (.+)\n:end-before: (.+)\n```')

@@ -32,8 +32,9 @@ import psutil
 import pytest
 
 from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request, wait_for
-from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, read
-from test_grading_loop import hidden_test_lines, points, submission, text_of
+from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read
+from submissions import submission
+from test_grading_loop import hidden_test_lines, text_of
 
 # The assignment the class hands in: notebook 03's exercises, the quickest of
 # the four to autograde (4.0 s against 6.8 s for the chapter's, one run each)

@@ -40,7 +40,7 @@ NOTEBOOKS = CHAPTERS + EXERCISES
 # and the pinned versions
 LEARNER_FILES = [
     'helpers.py', 'requirements.txt', 'data_generation', 'data_preparation',
-    'model_configuration', 'model_training', 'benchmarks',
+    'model_configuration', 'model_training', 'benchmarks/data_loading.py',
 ]
 
 WRITEFILE = re.compile(r'%%writefile(?: -a)? (\S+)\n')
@@ -62,6 +62,13 @@ def is_check(cell):
     the learner's to write."""
     meta = nbgrader_of(cell)
     return cell['cell_type'] == 'code' and bool(meta.get('grade')) and not meta.get('solution')
+
+
+def points(notebook, autograded_only):
+    """The points of a notebook's graded cells: all of them, or those of
+    the autograder cells only (not the answers graded by hand)."""
+    return sum(nbgrader_of(cell)['points'] for cell in read(notebook).cells
+               if nbgrader_of(cell).get('grade') and (is_check(cell) or not autograded_only))
 
 
 def code_cells(notebook):
@@ -129,4 +136,5 @@ def copy_learner_files(folder):
         if source.is_dir():
             shutil.copytree(source, Path(folder) / name, ignore=shutil.ignore_patterns('__pycache__'))
         else:
+            (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, Path(folder) / name)
