@@ -170,6 +170,11 @@ def save_checkpoint(path, checkpoint):
             torch.save(checkpoint, tmp_file)
             tmp_file.flush()
             os.fsync(tmp_file.fileno())
+        # mkstemp makes the file private (0600): give it the permissions of
+        # any new file here, so others sharing the folder can read it
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     except BaseException:
         os.remove(tmp_path)

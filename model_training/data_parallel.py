@@ -3,8 +3,10 @@
 # runs them in a notebook. `make ddp` starts it (tools/ddp.py); by hand:
 #   TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 torchrun --standalone --nproc_per_node=2 model_training/data_parallel.py
 import argparse
+import ctypes
 import datetime
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -35,6 +37,14 @@ parser.add_argument('--run-dir', help='the run\'s checkpoint and TensorBoard log
 parser.add_argument('--timeout', type=float, default=60, help='seconds a process waits for the others')
 
 
+def stop_with_the_launcher():
+    # torchrun stops its processes when it is stopped, but a SIGKILL gives
+    # it no chance: then Linux sends this process SIGTERM (prctl's
+    # PR_SET_PDEATHSIG, 1), instead of leaving it to train on alone
+    if sys.platform.startswith('linux'):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+
+
 def run_stage(path, names):
     # Like %run -i: the script reads and adds to the program's names
     exec(compile((COURSE_ROOT / path).read_text(), path, 'exec'), names)
@@ -46,6 +56,7 @@ def main():
     args = parser.parse_args()
     if 'TORCHELASTIC_RUN_ID' not in os.environ:
         sys.exit(f'{__file__}: start this file with torchrun, not python (see its first lines)')
+    stop_with_the_launcher()
     # torchrun tells each process who it is: its rank among all processes,
     # its rank on this machine, how many processes there are in all
     rank = int(os.environ['RANK'])

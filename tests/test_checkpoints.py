@@ -100,6 +100,18 @@ def test_saving_is_written_to_a_temporary_file_then_renamed(tmp_path, monkeypatc
     assert target == str(tmp_path / 'model.pth')
 
 
+@pytest.mark.parametrize('umask', [0o022, 0o077], ids=['usual umask', 'private umask'])
+def test_a_checkpoint_gets_the_permissions_of_any_new_file(tmp_path, umask):
+    # Not the temporary file's 0600: a folder shared by machines (or users)
+    # must be able to read it
+    previous = os.umask(umask)
+    try:
+        save_checkpoint(tmp_path / 'model.pth', make_checkpoint())
+    finally:
+        os.umask(previous)
+    assert (tmp_path / 'model.pth').stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_saving_an_incomplete_checkpoint_is_refused(tmp_path):
     incomplete = make_checkpoint()
     del incomplete['optimizer_state_dict']

@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 
+import psutil
 import pytest
 import torch
 import torch.distributed as dist
@@ -267,6 +268,19 @@ def test_a_checkpoint_write_leaves_no_temporary_file_under_any_signal(tmp_path):
         job.stop()
     assert temporaries(run_dir) == []
     assert not job.left_behind()
+
+    # SIGKILL to torchrun, which cannot pass anything on: its processes are
+    # stopped all the same (none trains on alone), and clean up
+    job = held_torchrun(run_dir, tmp_path / 'launcher')
+    try:
+        workers = list(job.workers().values())
+        job.process.send_signal(signal.SIGKILL)
+        _, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, 'processes kept running after torchrun was killed'
+    finally:
+        job.stop()
+    assert temporaries(run_dir) == []
+    assert not (run_dir / 'checkpoint.pth').exists()
 
 
 
