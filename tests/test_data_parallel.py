@@ -8,7 +8,8 @@ import uuid
 import pytest
 import torch
 
-from torchrun_jobs import Job, free_port, listening, torchrun_command
+from course import free_port
+from torchrun_jobs import Job, listening, torchrun_command
 
 # Few epochs: equality needs no convergence
 N_EPOCHS = 40

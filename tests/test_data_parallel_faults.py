@@ -19,8 +19,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import ddp
 import helpers
-from course import COURSE_ROOT, run_stages
-from torchrun_jobs import Job, ddp_command, free_port, job_environment, torchrun_command
+from course import COURSE_ROOT, free_port, run_stages
+from torchrun_jobs import Job, ddp_command, job_environment, torchrun_command
 
 N_EPOCHS = 40
 CHECKPOINT_EVERY = 5

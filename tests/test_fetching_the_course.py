@@ -12,9 +12,8 @@ import time
 
 import pytest
 
-from course import CHAPTERS, COURSE_ROOT
+from course import CHAPTERS, COURSE_ROOT, free_port
 from publishing import setup_cell
-from torchrun_jobs import free_port
 
 # The folder name the course is fetched into, from the address's last part
 NAME = 'course'

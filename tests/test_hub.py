@@ -31,8 +31,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request, wait_for
-from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read
+from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request
+from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
 from submissions import submission
 from test_grading_loop import hidden_test_lines, text_of
 
@@ -291,26 +291,26 @@ def test_a_students_whole_path_in_a_browser(term, tmp_path):
         driver.find_element(By.ID, 'password_input').send_keys(hub.password)
         driver.find_element(By.ID, 'login_submit').click()
         # The hub starts the server (the account made on the way) and JupyterLab opens the course
-        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel'), 'JupyterLab', 180)
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel'), 180, 'JupyterLab')
         wait_for(lambda: any(item.text == 'Nbgrader' for item in
-                             driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel')), 'the Nbgrader menu', 60)
+                             driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel')), 60, 'the Nbgrader menu')
         run_command(driver, 'Nbgrader', 'nbgrader:open-assignment-list')
-        wait_for(lambda: button('Fetch'), 'the released assignment', 60).click()
-        wait_for(lambda: links(NOTEBOOK.stem), 'the fetched assignment', 60)
+        wait_for(lambda: button('Fetch'), 60, 'the released assignment').click()
+        wait_for(lambda: links(NOTEBOOK.stem), 60, 'the fetched assignment')
         driver.get(f'{hub.url}/user/{name}/lab/tree/{ASSIGNMENT}/{NOTEBOOK.name}')
-        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.jp-NotebookPanel .jp-Cell'), 'the notebook', 60)
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.jp-NotebookPanel .jp-Cell'), 60, 'the notebook')
         screenshot(driver, 'hub-student-notebook')
         run_command(driver, 'Nbgrader', 'nbgrader:open-assignment-list')
-        wait_for(lambda: button('Submit'), 'the Submit button', 60).click()
-        wait_for(lambda: button('Fetch Feedback'), 'the submission', 60)
+        wait_for(lambda: button('Submit'), 60, 'the Submit button').click()
+        wait_for(lambda: button('Fetch Feedback'), 60, 'the submission')
         student = hub.account(name)
         assert sorted(hub.exchange.glob(f'{COURSE_ID}/inbound/{name}+{ASSIGNMENT}+*'))
 
         nbgrader_as(teacher, 'collect', '--update', ASSIGNMENT)
         for step in ('autograde', 'generate_feedback', 'release_feedback'):
             nbgrader_as(teacher, step, ASSIGNMENT, f'--student={name}')
-        wait_for(lambda: button('Fetch Feedback'), 'the Fetch Feedback button', 60).click()
-        wait_for(lambda: links('view feedback'), 'the feedback\'s link', 60)
+        wait_for(lambda: button('Fetch Feedback'), 60, 'the Fetch Feedback button').click()
+        wait_for(lambda: links('view feedback'), 60, 'the feedback\'s link')
         screenshot(driver, 'hub-student-feedback')
         # The course's quiet start: JupyterLab asked nothing about news
         assert not [toast for toast in driver.find_elements(By.CSS_SELECTOR, '.Toastify__toast')

@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -23,7 +22,7 @@ from selenium.webdriver.common.by import By
 
 import lab
 from browser import leaving_the_machine, requests_made, screenshot, start_chromium
-from course import CHAPTERS, COURSE_ROOT, EXERCISES, code_cells, learners_version, writefile_cells
+from course import CHAPTERS, COURSE_ROOT, EXERCISES, code_cells, free_port, learners_version, wait_for, writefile_cells
 
 CHAPTER = CHAPTERS[0]
 LEFT_OUT_OF_THE_COPY = ('.git', '.venv', 'build', 'data', 'runs', 'checkpoints', '__pycache__',
@@ -39,27 +38,9 @@ def is_check(cell):
     return bool(meta.get('grade')) and not meta.get('solution')
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
 def get_json(url):
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)
-
-
-def wait_for(condition, timeout, what):
-    """Polls `condition` until it returns something true, and returns that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f'gave up after {timeout} s waiting for {what}')
-        time.sleep(0.25)
 
 
 @pytest.fixture(scope='module')

@@ -23,8 +23,7 @@ from pathlib import Path
 import nbformat
 import psutil
 
-from course import COURSE_ROOT
-from torchrun_jobs import free_port
+from course import COURSE_ROOT, free_port, wait_for
 
 HUB_ENVIRONMENT = Path(os.environ.get('COURSE_HUB_ENV', '/opt/pytorch-course-hub/env'))
 HUB_CONFIG = COURSE_ROOT / 'jupyterhub_config.py'
@@ -50,18 +49,6 @@ def request(url, token=None, method='GET', body=None, timeout=60):
         return status, json.loads(text)
     except ValueError:
         return status, text
-
-
-def wait_for(condition, what, timeout=READY_TIMEOUT):
-    """Polls `condition` until it returns something true, and returns that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f'{what}: not within {timeout} s')
-        time.sleep(0.2)
 
 
 # The clone holds the solutions: a hub refuses to start while another user
@@ -152,7 +139,7 @@ class ClassHub:
                 return self.api('')[0] == 200
             except OSError:
                 return False
-        wait_for(answers, 'the hub\'s API')
+        wait_for(answers, READY_TIMEOUT, 'the hub\'s API')
         return time.monotonic() - began
 
     def stop(self):
@@ -202,7 +189,7 @@ class ClassHub:
             if not server and not user.get('pending'):
                 raise RuntimeError(f'the hub did not start {name}\'s server: {self.log_tail()}')
             return server.get('ready')
-        wait_for(ready, f'{name}\'s server')
+        wait_for(ready, READY_TIMEOUT, f'{name}\'s server')
 
     def user_token(self, name):
         status, answer = self.api(f'users/{name}/tokens', 'POST', {'note': 'course test'})

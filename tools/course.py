@@ -5,6 +5,8 @@ import json
 import re
 import runpy
 import shutil
+import socket
+import time
 import subprocess
 from pathlib import Path
 
@@ -138,3 +140,23 @@ def copy_learner_files(folder):
         else:
             (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, Path(folder) / name)
+
+
+def free_port():
+    """A TCP port that nothing on this machine listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition, timeout, what):
+    """Polls `condition` until it returns something true, and returns that;
+    a TimeoutError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'gave up after {timeout} s waiting for {what}')
+        time.sleep(0.2)

@@ -18,13 +18,6 @@ from course import COURSE_ROOT
 PROGRAM = 'model_training/data_parallel.py'
 
 
-def free_port():
-    """A TCP port that nothing on this machine listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
 def listening(port, host='127.0.0.1'):
     """Whether something accepts connections on `port` now."""
     with socket.socket() as probe:
