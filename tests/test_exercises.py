@@ -175,6 +175,20 @@ def test_student_copies_hold_no_solution_no_hidden_test_and_no_output(notebook, 
             assert student_cell['metadata']['editable'] is False
 
 
+def test_a_student_copy_whose_check_was_changed_fails_nbgrader_validate(student_folder):
+    # As generate_assignment's releases do: the copy carries the checksums
+    # of its locked cells, so a check replaced by a print is named, not passed
+    from nbgrader.validator import Validator
+
+    notebook = EXERCISES[-1]
+    student = read(student_copy_of(notebook, student_folder))
+    check = next(cell for cell in student['cells'] if is_check(cell))
+    check['source'] = "print('the checks passed')"
+    tampered = student_copy_of(notebook, student_folder).with_name('tampered.ipynb')
+    nbformat.write(nbformat.from_dict(student), tampered)
+    assert Validator().validate(str(tampered)).get('changed') == [{'source': "print('the checks passed')"}]
+
+
 @by_name
 def test_every_code_cell_of_the_student_copies_compiles(notebook, student_folder):
     student = read(student_copy_of(notebook, student_folder))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import (
-    CheckCellMetadata, ClearHiddenTests, ClearOutput, ClearSolutions, LockCells,
+    CheckCellMetadata, ClearHiddenTests, ClearOutput, ClearSolutions, ComputeChecksums, LockCells,
 )
 
 from course import CHAPTERS, COURSE_ROOT, EXERCISES, copy_learner_files, learners_version, nbgrader_of
@@ -40,6 +40,7 @@ STUDENT_PREPROCESSORS = [
     ClearSolutions,     # each solution region becomes "YOUR CODE HERE"
     ClearOutput,        # the teacher's outputs would give answers away
     ClearHiddenTests,   # the checks kept for grading are removed
+    ComputeChecksums,   # of the cells as released: `nbgrader validate` names a changed check
     CheckCellMetadata,
 ]
 
