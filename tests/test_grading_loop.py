@@ -135,3 +135,13 @@ def test_every_student_gets_feedback_without_the_hidden_tests(notebook, graded_c
         assert 'HIDDEN TESTS' not in shown
         # ...and no hidden one, not even in a traceback
         assert not hidden & shown_lines, f'hidden tests in {student}\'s feedback: {sorted(hidden & shown_lines)}'
+
+
+def test_nbgrader_run_inside_the_course_folder_gets_the_course_settings(graded_course):
+    # nbgrader reads nbgrader_config.py from the folder it runs in
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader('nbgrader_config.py', path=str(graded_course)).load_config()
+    assert config.CourseDirectory.root == str(graded_course.resolve())
+    assert config.Execute.timeout == 120
+    assert 'HideHiddenTests' in [preprocessor.__name__ for preprocessor in config.GenerateFeedback.preprocessors]

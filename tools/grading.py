@@ -52,9 +52,11 @@ def nbgrader(course_folder, *arguments):
     subprocess.run(command, cwd=COURSE_ROOT, env=environment, check=True)
 
 
-def release(course_folder=DEFAULT_COURSE_FOLDER):
+def release(course_folder=DEFAULT_COURSE_FOLDER, course_config=True):
     """Writes source/<assignment>/ for each exercise notebook and generates
-    every assignment's release version. Returns the assignment names."""
+    every assignment's release version; with `course_config`, the course
+    folder's nbgrader_config.py too (write_course_config). Returns the
+    assignment names."""
     source_folder = Path(course_folder) / 'source'
     if source_folder.exists():
         shutil.rmtree(source_folder)
@@ -66,7 +68,33 @@ def release(course_folder=DEFAULT_COURSE_FOLDER):
         copy_learner_files(assignment)
         names.append(assignment.name)
     nbgrader(course_folder, 'generate_assignment', ALL, '--force')
+    if course_config:
+        write_course_config(course_folder)
     return names
+
+
+# The first line of the nbgrader_config.py that release writes into a course
+# folder: a file without it is the teacher's own, and is left alone
+COURSE_CONFIG_MARK = '# Written by tools/grading.py release'
+
+
+def write_course_config(course_folder):
+    """Writes `course_folder`/nbgrader_config.py, which loads the course's own
+    settings, so that nbgrader run from inside the course folder (as its
+    documentation and the teachers' guide run it) applies them too: the
+    feedback without hidden tests, the 120 s limit per cell."""
+    target = Path(course_folder) / 'nbgrader_config.py'
+    if target.exists() and not target.read_text().startswith(COURSE_CONFIG_MARK):
+        print(f'{target} is not ours: left as it is; it should load {COURSE_ROOT / "nbgrader_config.py"}')
+        return
+    partial = target.with_name('.nbgrader_config.py.partial')
+    partial.write_text(
+        f'{COURSE_CONFIG_MARK}; edit {COURSE_ROOT / "nbgrader_config.py"} instead.\n'
+        'c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)\n'
+        f'load_subconfig({str(COURSE_ROOT / "nbgrader_config.py")!r})  # noqa: F821\n'
+        f'c.CourseDirectory.root = {str(Path(course_folder).resolve())!r}\n'
+    )
+    partial.replace(target)
 
 
 def grade(course_folder=DEFAULT_COURSE_FOLDER):

@@ -178,7 +178,9 @@ def teaching_course(folder, account):
         return
     # Built beside it, then moved into place: a half-made course is never left
     with tempfile.TemporaryDirectory(dir=folder.parent) as building:
-        release(Path(building) / folder.name)
+        # The hub hands the servers nbgrader's settings (hub/); a course
+        # config pointing into the teacher's clone could not be read there
+        release(Path(building) / folder.name, course_config=False)
         (Path(building) / folder.name).rename(folder)
     chown_tree(folder, account)
 
