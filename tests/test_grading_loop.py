@@ -145,3 +145,41 @@ def test_nbgrader_run_inside_the_course_folder_gets_the_course_settings(graded_c
     assert config.CourseDirectory.root == str(graded_course.resolve())
     assert config.Execute.timeout == 120
     assert 'HideHiddenTests' in [preprocessor.__name__ for preprocessor in config.GenerateFeedback.preprocessors]
+
+
+def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_in_again(graded_course, tmp_path):
+    """A hand grade given between two `make grade` runs is kept, and not
+    flagged for grading again; a submission handed in again is autograded
+    again, and no other."""
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from grading import grade
+
+    course = shutil.copytree(graded_course, tmp_path / 'course')
+    notebook = EXERCISES[0]
+    written = next(nbgrader_of(cell)['grade_id'] for cell in read(notebook).cells
+                   if nbgrader_of(cell).get('grade') and nbgrader_of(cell).get('solution'))
+    database = f'sqlite:///{course / "gradebook.db"}'
+    with Gradebook(database) as gradebook:
+        hand_grade = gradebook.find_grade(written, notebook.stem, notebook.stem, 'model_answers')
+        # As the formgrader records a hand grade
+        hand_grade.manual_score = 1
+        hand_grade.needs_manual_grade = False
+        gradebook.db.commit()
+    # Every submission was copied in by hand: grade gave each a timestamp
+    stamps = sorted(course.glob('submitted/*/*/timestamp.txt'))
+    assert len(stamps) == len(EXERCISES) * len(STUDENTS)
+    autograded = {path: path.stat().st_mtime_ns for path in course.glob('autograded/*/*/*.ipynb')}
+    # wrong_answers hands notebook 01 in again, later
+    again = course / 'submitted' / 'wrong_answers' / notebook.stem
+    (again / 'timestamp.txt').write_text('2099-01-01 00:00:00.000000 UTC')
+
+    grade(course)
+
+    with Gradebook(database) as gradebook:
+        hand_grade = gradebook.find_grade(written, notebook.stem, notebook.stem, 'model_answers')
+        assert hand_grade.manual_score == 1 and not hand_grade.needs_manual_grade
+    regraded = [path for path, before in autograded.items() if path.stat().st_mtime_ns != before]
+    assert regraded == [course / 'autograded' / 'wrong_answers' / notebook.stem / notebook.name]

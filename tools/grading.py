@@ -11,9 +11,11 @@ learners' versions into release/<assignment>/ and records the assignments in
 FOLDER/gradebook.db. A second `release` rebuilds source/ and release/ and
 keeps everything else (submissions, grades).
 
-`grade` autogrades every submission in submitted/<student>/<assignment>/ in
-one nbgrader run, then writes the feedback (feedback/<student>/<assignment>/,
-HTML, without the hidden tests) and the grade table, grades.csv.
+`grade` autogrades the submissions in submitted/<student>/<assignment>/ that
+are new or handed in again, in one nbgrader run (a submission graded before
+keeps its grades, hand grades included), then writes the feedback
+(feedback/<student>/<assignment>/, HTML, without the hidden tests) and the
+grade table, grades.csv.
 
 nbgrader reads the course's nbgrader_config.py, since it runs in the course's
 root folder; --course overrides the course folder that file names.
@@ -21,6 +23,7 @@ Needs requirements.txt and requirements-teacher.txt: autograding executes the
 notebooks.
 """
 import argparse
+import datetime
 import os
 import shutil
 import subprocess
@@ -97,6 +100,20 @@ def write_course_config(course_folder):
     partial.replace(target)
 
 
+def stamp_hand_copied_submissions(course_folder):
+    """Gives each submission without a timestamp.txt (one copied in by hand
+    rather than collected) the time its newest notebook was written, in
+    nbgrader's format: nbgrader needs it to tell a resubmission from one it
+    graded before. A timestamp a collect wrote is never changed."""
+    for folder in Path(course_folder).glob('submitted/*/*/'):
+        stamp = folder / 'timestamp.txt'
+        notebooks = list(folder.glob('*.ipynb'))
+        if notebooks and not stamp.exists():
+            written = max(notebook.stat().st_mtime for notebook in notebooks)
+            when = datetime.datetime.fromtimestamp(written, datetime.timezone.utc)
+            stamp.write_text(when.strftime('%Y-%m-%d %H:%M:%S.%f %Z'))
+
+
 def grade(course_folder=DEFAULT_COURSE_FOLDER):
     """Autogrades every submission, writes every feedback file and the
     grade table; returns the grade table's path."""
@@ -106,7 +123,12 @@ def grade(course_folder=DEFAULT_COURSE_FOLDER):
             f'no submission in {course_folder}/submitted/<student>/<assignment>/: '
             f'collect the learners\' notebooks there first'
         )
-    nbgrader(course_folder, 'autograde', ALL, '--force')
+    stamp_hand_copied_submissions(course_folder)
+    # Without --force, nbgrader autogrades only what is new, or handed in
+    # again (a newer timestamp.txt): a submission graded before keeps its
+    # grades, the ones given by hand too
+    nbgrader(course_folder, 'autograde', ALL)
+    # Feedback is made again for all: it shows the hand grades given since
     nbgrader(course_folder, 'generate_feedback', ALL, '--force')
     grades = course_folder / 'grades.csv'
     nbgrader(course_folder, 'export', f'--to={grades.resolve()}')
