@@ -204,15 +204,20 @@ class ClassHub:
         """The Unix account `name` of this class."""
         return Account(name, self.exchange)
 
+    def uids(self):
+        """The user ids of this class's accounts that exist now."""
+        found = set()
+        for name in self.accounts():
+            try:
+                found.add(Account(name).uid)
+            except KeyError:
+                pass
+        return found
+
     def processes_left(self):
         """Processes of this class's accounts, or of the sessions of the hubs
         it started (each hub leads a session of its own: its proxy is there)."""
-        uids = set()
-        for name in self.accounts():
-            try:
-                uids.add(Account(name).uid)
-            except KeyError:
-                pass
+        uids = self.uids()
         left = []
         for process in psutil.process_iter(['pid', 'uids']):
             try:
@@ -235,12 +240,9 @@ class ClassHub:
             except psutil.Error:
                 pass
         psutil.wait_procs(self.processes_left(), timeout=10)
-        uids = set()
+        uids = self.uids()
         for name in self.accounts():
-            try:
-                uids.add(Account(name).uid)
-            except KeyError:
-                continue
+            # An account that was never made: userdel says so, and nothing happens
             subprocess.run(['userdel', '--remove', name], capture_output=True)
         # What their programs left in the shared temporary folder (torch's caches)
         for path in Path(tempfile.gettempdir()).iterdir():
