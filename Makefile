@@ -31,7 +31,7 @@ ifeq ($(shell id -u),0)
 TEST_HUB := $(HUB_READY)
 endif
 
-.PHONY: help setup lab notebook test lint run outputs check exercises solutions kernel-check student release grade \
+.PHONY: help setup lab notebook test lint run outputs check exercises solutions kernel-check student release roster due grade \
 	bench site tensorboard ddp publish hub hub-env
 
 # The first target: a bare `make` lists the commands
@@ -128,10 +128,27 @@ student: $(TEACHER_READY) ## builds the learners' copy in build/student/
 release: $(READY) $(TEACHER_READY) ## builds the nbgrader course in build/course/ (release/)
 	$(BIN)/python tools/grading.py release
 
-# Autogrades every submission in build/course/submitted/<student>/<assignment>/,
-# writes build/course/feedback/ and the grade table build/course/grades.csv
-grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/: grades.csv, feedback
-	$(BIN)/python tools/grading.py grade
+# Imports the class list (a CSV file: id, first_name, last_name, email) into
+# build/course/gradebook.db: the grade files then carry names and e-mails
+FILE ?=
+roster: $(TEACHER_READY) ## imports the class list into the course: make roster FILE=class.csv
+	$(BIN)/python tools/grading.py roster '$(FILE)'
+
+# Sets an assignment's due date, with its time zone; work handed in later
+# loses 10% of its score per day started (tools/late_penalty.py)
+DUE ?=
+due: $(TEACHER_READY) ## sets a due date: make due ASSIGNMENT=... DUE='2027-01-15 17:00 Europe/Paris'
+	$(BIN)/python tools/grading.py due '$(ASSIGNMENT)' '$(DUE)'
+
+# Autogrades every submission in build/course/submitted/<student>/<assignment>/
+# that is new or handed in again (ASSIGNMENT=..., STUDENT=...: only those),
+# writes build/course/feedback/ and the class's grades: grades.csv (a row per
+# student, for a learning platform) and grades_by_assignment.csv
+ASSIGNMENT ?=
+STUDENT ?=
+grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/ (ASSIGNMENT=, STUDENT=: only those): grades, feedback
+	$(BIN)/python tools/grading.py grade $(if $(ASSIGNMENT),--assignment '$(ASSIGNMENT)') \
+		$(if $(STUDENT),--student '$(STUDENT)')
 
 # The course as a static web site in build/site/ (open build/site/index.html),
 # rendered from the notebooks' stored outputs: nothing is executed or

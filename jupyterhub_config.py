@@ -20,6 +20,7 @@ COURSE_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COURSE_ROOT / 'tools'))
 
 import hub  # noqa: E402
+from roster import USER_NAME  # noqa: E402
 
 c = get_config()  # noqa: F821 (JupyterHub defines it when it reads this file)
 
@@ -75,8 +76,9 @@ c.NativeAuthenticator.minimum_password_length = 10
 c.NativeAuthenticator.allowed_failed_logins = 5
 c.NativeAuthenticator.ask_email_on_signup = True
 c.Authenticator.admin_users = TEACHERS
-# A user name is a Unix account name too: lower-case letters, digits and dashes
-c.Authenticator.username_pattern = r'^[a-z][a-z0-9-]{1,30}$'
+# A user name is a Unix account name too: lower-case letters, digits and
+# dashes (a roster's ids are checked against the same rule)
+c.Authenticator.username_pattern = USER_NAME.pattern
 c.Authenticator.allow_all = True
 
 

@@ -1,16 +1,16 @@
 """nbgrader's settings for the course's grading loop (`make release`,
 `make grade`, tools/grading.py). nbgrader reads this file when it runs in the
 course's root folder; the course folder it works in is build/course/, and its
-database, gradebook.db, lies there too."""
+database, gradebook.db, lies there too. The grading rules themselves (time
+limit, warnings, edited checks, late penalties, feedback, the export) are
+tools/grading_rules.py's, shared with the class's hub."""
 import sys
 from pathlib import Path
 
 COURSE_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COURSE_ROOT / 'tools'))
 
-from feedback import HideHiddenTests  # noqa: E402
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
+import grading_rules  # noqa: E402
 
 c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 
@@ -18,10 +18,8 @@ c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 # feedback/ are folders of this one; tools/grading.py can point elsewhere
 c.CourseDirectory.root = str(COURSE_ROOT / 'build' / 'course')
 
-# Autograding runs each notebook from the top; a cell that runs longer than
-# this is a learner's endless loop, not a slow machine
-c.Execute.timeout = 120
+grading_rules.apply(c)
 
-# Feedback shows the learner their answers, the visible checks and the
-# points, but not the hidden tests (nbgrader's own feedback would)
-c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
+# A late submission loses a share of its score per day started, 10% unless
+# set here (tools/late_penalty.py); 0 turns late penalties off:
+# c.LatePenaltyPerDay.share_per_day = 0.25

@@ -116,9 +116,9 @@ def main():
         results[f'autograde {args.students}, s'] = f'{time.monotonic() - began:.1f}'
         grades = teacher.home / 'teaching' / 'grades.csv'
         nbgrader_as(teacher, 'export', f'--to={grades}')
-        with open(grades, newline='') as file:
+        with open(grades.with_name('grades_by_assignment.csv'), newline='') as file:
             scores = {row['student_id']: float(row['score']) for row in csv.DictReader(file)
-                      if row['assignment'] == NOTEBOOK.stem and row['timestamp']}
+                      if row['assignment'] == NOTEBOOK.stem and row['status'] != 'missing'}
         expected = {'model_answers': points(NOTEBOOK, autograded_only=True), 'empty_answers': 0, 'wrong_answers': 0}
         wrong = {name: scores.get(name) for student, name in hub.students.items()
                  if scores.get(name) != expected[answers[student]]}

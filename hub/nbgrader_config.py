@@ -1,7 +1,8 @@
 """nbgrader's settings for every server the class's hub starts, teacher's and
-students' alike. tools/hub.py copies this file, and the feedback
-preprocessor and private_submit.py beside it, into the servers' environment
-(etc/jupyter/), where nbgrader reads them for every user. The course id and the exchange come from the hub
+students' alike. tools/hub.py copies this file, the course's grading rules
+(tools/grading_rules.py and the modules it names) and private_submit.py
+beside it, into the servers' environment (etc/jupyter/), where nbgrader
+reads them for every user. The course id and the exchange come from the hub
 (jupyterhub_config.py sets them once, in each server's environment)."""
 import os
 import sys
@@ -9,9 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from feedback import HideHiddenTests  # noqa: E402
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
+import grading_rules  # noqa: E402
 
 c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 
@@ -27,7 +26,5 @@ TEACHING = Path.home() / 'teaching'
 if TEACHING.is_dir():
     c.CourseDirectory.root = str(TEACHING)
 
-# The same grading rules as the course's own nbgrader_config.py: a cell that
-# runs longer than this is an endless loop, and feedback hides the hidden tests
-c.Execute.timeout = 120
-c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
+# The same grading rules as the course's own nbgrader_config.py
+grading_rules.apply(c)

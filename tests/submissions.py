@@ -1,13 +1,20 @@
 """Simulated learners' notebooks, for the tests of the grading loop and of
 `make check`: an exercise notebook's learners' version answered with the model
-answers, left empty, or answered with plausible wrong answers
-(tests/wrong_answers/<notebook's stem>.py)."""
+answers, left empty, answered with plausible wrong answers
+(tests/wrong_answers/<notebook's stem>.py), or with the model answers but one
+written so that it warns when its check runs (WARNING_ANSWERS)."""
 import runpy
 
 from course import COURSE_ROOT, nbgrader_of, read
 
 SOLUTION_MARKERS = ('### BEGIN SOLUTION', '### END SOLUTION')
 WRONG_ANSWERS_FOLDER = COURSE_ROOT / 'tests' / 'wrong_answers'
+# {notebook's stem: (an answer's grade_id, a line of its model answer, the
+# same line as a learner may write it: right, but warning when it runs)}.
+# torch.tensor() of a tensor copies it and says a UserWarning
+WARNING_ANSWERS = {
+    '03_samplers_splits_exercises': ('sampler_answer', 'torch.as_tensor(labels)', 'torch.tensor(labels)'),
+}
 
 
 def wrong_answers(exercise_notebook):
@@ -25,11 +32,15 @@ def model_answer(cell):
 
 def submission(release_notebook, exercise_notebook, student):
     """The release version of an exercise notebook, answered as `student`
-    answers (model_answers, empty_answers or wrong_answers)."""
+    answers (model_answers, empty_answers, wrong_answers or warned_answers)."""
     answers = {nbgrader_of(cell)['grade_id']: model_answer(cell)
                for cell in read(exercise_notebook).cells if nbgrader_of(cell).get('solution')}
     if student == 'wrong_answers':
         answers.update(wrong_answers(exercise_notebook))
+    if student == 'warned_answers':
+        grade_id, model_line, warning_line = WARNING_ANSWERS[exercise_notebook.stem]
+        assert model_line in answers[grade_id], f'{grade_id} no longer says {model_line}'
+        answers[grade_id] = answers[grade_id].replace(model_line, warning_line)
     if student != 'empty_answers':
         for cell in release_notebook.cells:
             grade_id = nbgrader_of(cell).get('grade_id')

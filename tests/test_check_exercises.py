@@ -6,9 +6,9 @@ which runs them that way.)"""
 import nbformat
 import pytest
 
-from check_exercises import check, graded_version, main
+from check_exercises import check, graded_version, main, run_graded, score
 from course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of, read
-from submissions import submission
+from submissions import WARNING_ANSWERS, submission
 
 by_name = pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
 
@@ -35,6 +35,20 @@ def test_the_model_answers_score_every_autograded_point(notebook, tmp_path):
     path = tmp_path / notebook.name
     nbformat.write(answered, path)
     assert check(path) == (autograded_points(notebook), autograded_points(notebook), [])
+
+
+@pytest.mark.parametrize('notebook', [e for e in EXERCISES if e.stem in WARNING_ANSWERS], ids=lambda path: path.name)
+def test_a_right_answer_that_warns_scores_every_point(notebook, tmp_path):
+    # nbgrader fails a check that writes to stderr: the warning must go to
+    # stdout (tools/grading_rules.py), and still be shown
+    answered = submission(read(COURSE_ROOT / learners_version(notebook)), notebook, 'warned_answers')
+    path = tmp_path / notebook.name
+    nbformat.write(answered, path)
+    graded, teachers = run_graded(path)
+    assert score(graded, teachers) == (autograded_points(notebook), autograded_points(notebook), [])
+    shown = [output.text for cell in graded.cells for output in cell.get('outputs', [])
+             if output.output_type == 'stream']
+    assert any('UserWarning' in text for text in shown), 'the answer did not warn: the test proves nothing'
 
 
 def test_a_notebook_that_is_not_an_exercise_or_not_readable_gets_one_clear_error(tmp_path, capsys):

@@ -1,45 +1,110 @@
 """The grading loop end to end, as a teacher runs it in a term: `make
-release`'s and `make grade`'s own functions (tools/grading.py) on a course
-folder of their own, with three simulated students handing in every
-assignment: the model answers, the empty release version, and plausible
-wrong answers (tests/wrong_answers/). The expected scores come from the
-notebooks' points."""
+release`'s, `make roster`'s, `make due`'s and `make grade`'s own functions
+(tools/grading.py) on a course folder of their own. Three simulated students
+hand in every assignment: the model answers, the empty release version, and
+plausible wrong answers (tests/wrong_answers/), one of them with a locked
+check edited; a fourth hands in one assignment only, late, with right
+answers of which one warns; a fifth, on the roster, hands in nothing. The
+expected scores come from the notebooks' points."""
+import contextlib
 import csv
+import datetime
 import html
+import io
 import re
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 
 from course import EXERCISES, is_check, nbgrader_of, points, read
-from submissions import submission, wrong_answers
+from submissions import WARNING_ANSWERS, submission, wrong_answers
 
 STUDENTS = ('model_answers', 'empty_answers', 'wrong_answers')
+# Hands in one assignment only, a day and two hours late, with right answers
+# of which one warns when its check runs
+LATE_STUDENT = 'warned_answers'
+LATE_NOTEBOOK = next(path for path in EXERCISES if path.stem in WARNING_ANSWERS)
+HOURS_LATE = 26
+# On the roster, hands in nothing
+ABSENT = 'absent'
+# The one locked cell a student edits: wrong_answers's, a check of LATE_NOTEBOOK
+EDITED_CHECK = 'updates_checks'
+
+
+def roster_rows():
+    """The class list: every student, with names and an e-mail address."""
+    return [{'id': student.replace('_', '-'), 'first_name': student.split('_')[0].title(),
+             'last_name': f'Lastname {index}', 'email': f'student{index}@school.example'}
+            for index, student in enumerate([*STUDENTS, LATE_STUDENT, ABSENT])]
+
+
+def student_id(student):
+    """A simulated student's id: their roster id, a user name (no underscore)."""
+    return student.replace('_', '-')
+
+
+def hand_in(course, notebook, student, answers=None):
+    """Writes `student`'s submission of `notebook` into the course folder,
+    answered as `answers` (default: as the student's name says)."""
+    handed_in = course / 'submitted' / student_id(student) / notebook.stem / notebook.name
+    handed_in.parent.mkdir(parents=True)
+    released = read(course / 'release' / notebook.stem / notebook.name)
+    answered = submission(released, notebook, answers or student)
+    if (student, notebook) == ('wrong_answers', LATE_NOTEBOOK):
+        edited = next(cell for cell in answered.cells if nbgrader_of(cell).get('grade_id') == EDITED_CHECK)
+        edited.source = "print('the checks passed')  # a learner's edit of a locked check"
+    nbformat.write(answered, handed_in)
+    return handed_in
 
 
 @pytest.fixture(scope='module')
-def graded_course(tmp_path_factory):
-    """A course folder released, handed in by the three students, and graded,
-    with the grading tool's own functions."""
-    from grading import assignment_name, grade, release
+def graded(tmp_path_factory):
+    """A course folder released, given a roster and a due date, handed in by
+    the students, and graded, with the grading tool's own functions; with
+    what grading printed."""
+    from grading import assignment_name, grade, release, set_due_date
+    from roster import import_roster
 
     course = tmp_path_factory.mktemp('course')
     assert release(course) == [assignment_name(notebook) for notebook in EXERCISES]
+    roster = course.parent / 'class.csv'
+    with open(roster, 'w', newline='') as file:
+        writer = csv.DictWriter(file, fieldnames=['id', 'first_name', 'last_name', 'email'])
+        writer.writeheader()
+        writer.writerows(roster_rows())
+    import_roster(roster, course)
     for notebook in EXERCISES:
         for student in STUDENTS:
-            handed_in = course / 'submitted' / student / notebook.stem / notebook.name
-            handed_in.parent.mkdir(parents=True)
-            released = read(course / 'release' / notebook.stem / notebook.name)
-            nbformat.write(submission(released, notebook, student), handed_in)
-    grades = grade(course)
+            hand_in(course, notebook, student)
+    # Due in an hour: the others handed in just now, on time
+    due = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0) + datetime.timedelta(hours=1)
+    assert set_due_date(course, LATE_NOTEBOOK.stem, due.strftime('%Y-%m-%d %H:%M UTC')) == due.replace(tzinfo=None)
+    late = hand_in(course, LATE_NOTEBOOK, LATE_STUDENT)
+    handed_in_at = due + datetime.timedelta(hours=HOURS_LATE)
+    (late.parent / 'timestamp.txt').write_text(handed_in_at.strftime('%Y-%m-%d %H:%M:%S.%f UTC'))
+    printed, log = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(log):
+        grades = grade(course)
     assert grades == course / 'grades.csv'
-    return course
+    return SimpleNamespace(course=course, printed=printed.getvalue(), log=log.getvalue())
+
+
+@pytest.fixture(scope='module')
+def graded_course(graded):
+    return graded.course
 
 
 def grade_table(course):
-    """grades.csv as {(assignment, student): its row}."""
-    with open(course / 'grades.csv', newline='') as file:
+    """grades_by_assignment.csv as {(assignment, student): its row}."""
+    with open(course / 'grades_by_assignment.csv', newline='') as file:
         return {(row['assignment'], row['student_id']): row for row in csv.DictReader(file)}
+
+
+def class_table(course):
+    """grades.csv, a row per student, as {student id: its row}."""
+    with open(course / 'grades.csv', newline='') as file:
+        return {row['student_id']: row for row in csv.DictReader(file)}
 
 
 by_name = pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
@@ -65,7 +130,7 @@ def test_every_exercise_has_a_wrong_answer_that_runs_and_its_own(notebook):
 @by_name
 def test_the_grade_table_gives_each_student_the_expected_score(notebook, graded_course):
     table = grade_table(graded_course)
-    assert len(table) == len(EXERCISES) * len(STUDENTS)
+    assert len(table) == len(EXERCISES) * len(roster_rows())
     expected = {
         # Everything but the answers graded by hand, which wait for the teacher
         'model_answers': points(notebook, autograded_only=True),
@@ -74,9 +139,11 @@ def test_the_grade_table_gives_each_student_the_expected_score(notebook, graded_
     }
     assert 0 < expected['model_answers'] < points(notebook, autograded_only=False)
     for student, score in expected.items():
-        row = table[(notebook.stem, student)]
+        row = table[(notebook.stem, student_id(student))]
         assert float(row['score']) == score, f'{student}: {row["score"]} of {row["max_score"]}, expected {score}'
         assert float(row['max_score']) == points(notebook, autograded_only=False)
+        # Handed in without a single answer is told apart from a wrong answer
+        assert row['status'] == ('blank' if student == 'empty_answers' else 'on time'), student
 
 
 @by_name
@@ -86,7 +153,7 @@ def test_each_wrong_answer_loses_its_exercise_points_and_each_model_answer_earns
     checks = [nbgrader_of(cell) for cell in read(notebook).cells if is_check(cell)]
     with Gradebook(f'sqlite:///{graded_course / "gradebook.db"}') as gradebook:
         def score(check, student):
-            return gradebook.find_grade(check['grade_id'], notebook.stem, notebook.stem, student).score
+            return gradebook.find_grade(check['grade_id'], notebook.stem, notebook.stem, student_id(student)).score
 
         for check in checks:
             assert score(check, 'model_answers') == check['points'], check['grade_id']
@@ -94,7 +161,7 @@ def test_each_wrong_answer_loses_its_exercise_points_and_each_model_answer_earns
             assert score(check, 'empty_answers') == 0, f'{check["grade_id"]} passes an empty answer'
 
     # The wrong answers are code that runs: only the checks fail on them
-    autograded = read(graded_course / 'autograded' / 'wrong_answers' / notebook.stem / notebook.name)
+    autograded = read(graded_course / 'autograded' / student_id('wrong_answers') / notebook.stem / notebook.name)
     for cell in autograded.cells:
         if nbgrader_of(cell).get('grade_id') in wrong_answers(notebook):
             errors = [output for output in cell.outputs if output.output_type == 'error']
@@ -126,7 +193,7 @@ def test_every_student_gets_feedback_without_the_hidden_tests(notebook, graded_c
     hidden = hidden_test_lines(notebook)
     assert hidden
     for student in STUDENTS:
-        feedback = graded_course / 'feedback' / student / notebook.stem / f'{notebook.stem}.html'
+        feedback = graded_course / 'feedback' / student_id(student) / notebook.stem / f'{notebook.stem}.html'
         assert feedback.is_file(), f'no feedback for {student}'
         shown = text_of(feedback)
         shown_lines = {line.strip() for line in shown.splitlines()}
@@ -150,7 +217,8 @@ def test_nbgrader_run_inside_the_course_folder_gets_the_course_settings(graded_c
 def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_in_again(graded_course, tmp_path):
     """A hand grade given between two `make grade` runs is kept, and not
     flagged for grading again; a submission handed in again is autograded
-    again, and no other."""
+    again, and no other; grading one assignment of one student leaves the
+    others' new submissions waiting."""
     import shutil
 
     from nbgrader.api import Gradebook
@@ -163,23 +231,126 @@ def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_i
                    if nbgrader_of(cell).get('grade') and nbgrader_of(cell).get('solution'))
     database = f'sqlite:///{course / "gradebook.db"}'
     with Gradebook(database) as gradebook:
-        hand_grade = gradebook.find_grade(written, notebook.stem, notebook.stem, 'model_answers')
+        hand_grade = gradebook.find_grade(written, notebook.stem, notebook.stem, student_id('model_answers'))
         # As the formgrader records a hand grade
         hand_grade.manual_score = 1
         hand_grade.needs_manual_grade = False
         gradebook.db.commit()
     # Every submission was copied in by hand: grade gave each a timestamp
     stamps = sorted(course.glob('submitted/*/*/timestamp.txt'))
-    assert len(stamps) == len(EXERCISES) * len(STUDENTS)
+    assert len(stamps) == len(EXERCISES) * len(STUDENTS) + 1
     autograded = {path: path.stat().st_mtime_ns for path in course.glob('autograded/*/*/*.ipynb')}
-    # wrong_answers hands notebook 01 in again, later
-    again = course / 'submitted' / 'wrong_answers' / notebook.stem
-    (again / 'timestamp.txt').write_text('2099-01-01 00:00:00.000000 UTC')
+    # wrong_answers hands notebook 01 in again, later; so do empty_answers,
+    # and model_answers another notebook
+    for student, handed_in in [('wrong_answers', notebook), ('empty_answers', notebook),
+                               ('model_answers', LATE_NOTEBOOK)]:
+        stamp = course / 'submitted' / student_id(student) / handed_in.stem / 'timestamp.txt'
+        stamp.write_text('2099-01-01 00:00:00.000000 UTC')
 
-    grade(course)
+    grade(course, assignment=notebook.stem, student=student_id('wrong_answers'))
 
     with Gradebook(database) as gradebook:
-        hand_grade = gradebook.find_grade(written, notebook.stem, notebook.stem, 'model_answers')
+        hand_grade = gradebook.find_grade(written, notebook.stem, notebook.stem, student_id('model_answers'))
         assert hand_grade.manual_score == 1 and not hand_grade.needs_manual_grade
     regraded = [path for path, before in autograded.items() if path.stat().st_mtime_ns != before]
-    assert regraded == [course / 'autograded' / 'wrong_answers' / notebook.stem / notebook.name]
+    assert regraded == [course / 'autograded' / student_id('wrong_answers') / notebook.stem / notebook.name]
+
+
+def test_a_right_answer_that_warns_scores_its_points_and_the_warning_is_shown(graded_course):
+    autograded = read(graded_course / 'autograded' / student_id(LATE_STUDENT) / LATE_NOTEBOOK.stem
+                      / LATE_NOTEBOOK.name)
+    checks = [cell for cell in autograded.cells if is_check(cell)]
+    warned = [cell for cell in checks if any('UserWarning' in output.get('text', '') for output in cell.outputs)]
+    assert warned, 'no check shows the answer\'s warning: the test proves nothing'
+    assert not [output for cell in checks for output in cell.outputs if output.get('name') == 'stderr']
+    row = grade_table(graded_course)[(LATE_NOTEBOOK.stem, student_id(LATE_STUDENT))]
+    assert float(row['raw_score']) == points(LATE_NOTEBOOK, autograded_only=True)
+
+
+def test_late_work_loses_a_tenth_of_its_score_per_day_started(graded_course):
+    row = grade_table(graded_course)[(LATE_NOTEBOOK.stem, student_id(LATE_STUDENT))]
+    full = points(LATE_NOTEBOOK, autograded_only=True)
+    assert row['status'] == 'late'
+    assert abs(float(row['hours_late']) - HOURS_LATE) < 0.01
+    # 26 hours: two days started
+    assert float(row['late_penalty']) == pytest.approx(0.2 * full, abs=0.01)
+    assert float(row['score']) == pytest.approx(0.8 * full, abs=0.01)
+    # The others handed in on time keep every point
+    on_time = grade_table(graded_course)[(LATE_NOTEBOOK.stem, student_id('model_answers'))]
+    assert (on_time['status'], on_time['late_penalty']) == ('on time', '0')
+
+
+def test_the_class_grades_have_a_row_per_student_with_names_missing_work_and_totals(graded_course):
+    by_assignment, by_student = grade_table(graded_course), class_table(graded_course)
+    roster = {row['id']: row for row in roster_rows()}
+    assert set(by_student) == set(roster)
+    for student, row in by_student.items():
+        assert (row['first_name'], row['last_name'], row['email']) == (
+            roster[student]['first_name'], roster[student]['last_name'], roster[student]['email'])
+        scores = [by_assignment[(notebook.stem, student)]['score'] for notebook in EXERCISES]
+        assert [row[notebook.stem] for notebook in EXERCISES] == scores
+        assert float(row['total']) == pytest.approx(sum(float(score) for score in scores if score), abs=0.01)
+    # Nothing handed in: an empty score, not a 0, and the status says why
+    for notebook in EXERCISES:
+        absent = by_assignment[(notebook.stem, ABSENT)]
+        assert (absent['status'], absent['score']) == ('missing', '')
+    assert by_student[ABSENT]['total'] == '0'
+    assert [by_assignment[(notebook.stem, student_id(LATE_STUDENT))]['status'] for notebook in EXERCISES] == [
+        'late' if notebook == LATE_NOTEBOOK else 'missing' for notebook in EXERCISES]
+
+
+def test_grading_reports_the_edited_locked_cell_and_no_other(graded):
+    from grading import EDITED_CELL
+
+    # nbgrader's own report named every check with hidden tests, edited or not
+    assert "Attribute 'checksum'" not in graded.log
+    edited = [(student, cell) for student, cell, _ in EDITED_CELL.findall(graded.log)]
+    assert edited == [(student_id('wrong_answers'), EDITED_CHECK)]
+    assert f'{student_id("wrong_answers")}: {EDITED_CHECK} in {LATE_NOTEBOOK.stem}' in graded.printed
+    # Graded as released: the edit (a print) would have passed
+    autograded = read(graded.course / 'autograded' / student_id('wrong_answers') / LATE_NOTEBOOK.stem
+                      / LATE_NOTEBOOK.name)
+    cell = next(cell for cell in autograded.cells if nbgrader_of(cell).get('grade_id') == EDITED_CHECK)
+    assert 'a learner\'s edit' not in cell.source
+
+
+def write_roster(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_a_roster_with_wrong_rows_is_refused_whole_with_every_row_named(tmp_path):
+    from roster import import_roster, read_roster
+
+    bad = write_roster(tmp_path / 'class.csv', 'id,first_name,email\nada,Ada,ada@school.example\n,Bo,bo@x\n'
+                       'Carl_1,Carl,carl@x\nada,Ada,ada2@x\ndee,Dee,dee.school.example\n')
+    with pytest.raises(ValueError) as refused:
+        import_roster(bad, tmp_path)
+    message = str(refused.value)
+    assert message.startswith(f'{bad}: nothing imported, fix these rows first:')
+    for problem in ['line 3: no id', "line 4: 'Carl_1' is not a user name", 'line 5: ada again (first on line 2)',
+                    "line 6: 'dee.school.example' is not an e-mail address"]:
+        assert problem in message
+    no_id = write_roster(tmp_path / 'names.csv', 'name,email\nAda,ada@x\n')
+    with pytest.raises(ValueError, match='has no id column .*the first row must name the columns'):
+        read_roster(no_id)
+    # A spreadsheet's byte-order mark and extra columns are fine
+    fine = tmp_path / 'export.csv'
+    fine.write_text('id,email,section\nada,ada@school.example,B\n', encoding='utf-8-sig')
+    assert read_roster(fine) == [{'id': 'ada', 'first_name': '', 'last_name': '', 'email': 'ada@school.example'}]
+
+
+def test_a_due_date_or_assignment_that_is_wrong_gets_one_clear_error(graded_course):
+    from grading import grade, set_due_date
+
+    name = LATE_NOTEBOOK.stem
+    with pytest.raises(ValueError, match=f"no assignment 'nope' in {graded_course}; the assignments are .*{name}"):
+        set_due_date(graded_course, 'nope', '2027-01-15 17:00 UTC')
+    with pytest.raises(ValueError, match='give the due date as a day, a time and a time zone'):
+        set_due_date(graded_course, name, '2027-01-15 17:00')
+    with pytest.raises(ValueError, match='is not a date and time that exists'):
+        set_due_date(graded_course, name, '2027-02-30 17:00 UTC')
+    with pytest.raises(ValueError, match="no assignment 'nope'"):
+        grade(graded_course, assignment='nope')
+    with pytest.raises(FileNotFoundError, match=f'no submission in {graded_course}/submitted/nobody/{name}/'):
+        grade(graded_course, assignment=name, student='nobody')

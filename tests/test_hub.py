@@ -127,10 +127,18 @@ def run_the_term(hub, facts):
         '.manual_score = score\n'
         '    gradebook.db.commit()\n'))
     assert done.returncode == 0, done.stderr
+    # The teacher imports the class list, then exports the grades
+    roster = teacher.home / 'class.csv'
+    roster.write_text('id,first_name,last_name,email\n' + ''.join(
+        f'{name},{student.title()},Student,{name}@school.example\n' for student, name in hub.students.items()))
+    done = teacher.run(str(HUB_ENVIRONMENT / 'bin' / 'course-roster'), str(roster))
+    assert done.returncode == 0, done.stdout + done.stderr
     grades = teacher.home / 'teaching' / 'grades.csv'
     nbgrader_as(teacher, 'export', f'--to={grades}')
-    with open(grades, newline='') as file:
+    with open(grades.with_name('grades_by_assignment.csv'), newline='') as file:
         facts['grades'] = {row['student_id']: row for row in csv.DictReader(file) if row['assignment'] == ASSIGNMENT}
+    with open(grades, newline='') as file:
+        facts['class grades'] = {row['student_id']: row for row in csv.DictReader(file)}
 
     # The student fetches their feedback
     server = f'{hub.url}/user/{student.name}'
@@ -166,6 +174,11 @@ def test_scores_of_the_model_empty_and_wrong_answers(term):
         row = grades[term['hub'].students[student]]
         assert float(row['score']) == score, (student, row)
         assert float(row['max_score']) == points(NOTEBOOK, autograded_only=False)
+        # The class list's names, and a total per student, in the file a learning platform imports
+        by_student = term['class grades'][row['student_id']]
+        email = f'{row["student_id"]}@school.example'
+        assert (by_student['first_name'], by_student['email']) == (student.title(), email)
+        assert float(by_student['total']) == float(by_student[ASSIGNMENT]) == score
 
 
 def test_the_student_fetches_feedback_without_the_hidden_tests(term):

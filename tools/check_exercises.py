@@ -10,8 +10,9 @@ points, the message of the check that failed: the error a check raised, never
 its code. It grades as nbgrader does: each check cell is replaced by the
 teacher's (source/<assignment>/), hidden tests included; the learner's other
 cells stay as they are; a check that raises, or writes to stderr, or did not
-run, scores 0. The notebook runs in a fresh kernel in a scratch copy of the
-course, so the learner's files are never changed. Needs only requirements.txt.
+run, scores 0 (a warning goes to stdout: tools/grading_rules.py). The
+notebook runs in a fresh kernel in a scratch copy of the course, so the
+learner's files are never changed. Needs only requirements.txt.
 """
 import re
 import sys
@@ -22,9 +23,7 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from course import COURSE_ROOT, EXERCISES, copy_learner_files, execute, is_check, learners_version, nbgrader_of, read
-
-# As in nbgrader_config.py: a cell that runs longer is an endless loop
-CELL_TIMEOUT = 120
+from grading_rules import CELL_TIMEOUT, KERNEL_ARGUMENTS
 ANSI_CODE = re.compile(r'\x1b\[[0-9;]*m')
 CELL_LINE = re.compile(r'Cell In\[\d+\], line (\d+)')
 
@@ -108,7 +107,8 @@ def run_graded(notebook_path):
         folder = Path(scratch) / learners_version(notebook_path).parent
         folder.mkdir(parents=True)
         try:
-            execute(graded, folder, timeout=CELL_TIMEOUT, allow_errors=True, quiet=True)
+            execute(graded, folder, timeout=CELL_TIMEOUT, allow_errors=True, quiet=True,
+                    kernel_arguments=KERNEL_ARGUMENTS)
         except (CellTimeoutError, DeadKernelError):
             pass  # the cells that ran are graded; the others score 0
     return graded, teachers

@@ -112,15 +112,16 @@ def run_stages(namespace, *scripts):
     return namespace
 
 
-def execute(notebook, folder, timeout=600, allow_errors=False, quiet=False):
+def execute(notebook, folder, timeout=600, allow_errors=False, quiet=False, kernel_arguments=()):
     """Runs every cell of `notebook` (an nbformat notebook, changed in place)
     in a fresh kernel started in `folder`, as JupyterLab starts it beside
     the notebook's file. Without timing metadata, so that a re-run changes
     no byte of a notebook whose outputs did not change. `quiet` drops the
-    kernel process's own log lines (not the cells' outputs)."""
+    kernel process's own log lines (not the cells' outputs);
+    `kernel_arguments` are added to the kernel's command line."""
     client = NotebookClient(
         notebook, timeout=timeout, allow_errors=allow_errors, record_timing=False,
-        resources={'metadata': {'path': str(folder)}},
+        resources={'metadata': {'path': str(folder)}}, extra_arguments=list(kernel_arguments),
     )
     client.execute(**({'stderr': subprocess.DEVNULL} if quiet else {}))
     return notebook

@@ -26,13 +26,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+import grading_rules
 from course import COURSE_ROOT, EXERCISES
 
 LEARNERS_COURSE = 'learners-course'
 # The nbgrader settings of every server, and what they import
 NBGRADER_SETTINGS = COURSE_ROOT / 'hub' / 'nbgrader_config.py'
-FEEDBACK_PREPROCESSOR = COURSE_ROOT / 'tools' / 'feedback.py'
+GRADING_RULES = [COURSE_ROOT / 'tools' / name for name in grading_rules.MODULES]
 PRIVATE_SUBMIT = COURSE_ROOT / 'hub' / 'private_submit.py'
+# The class-list import, a command of the servers' environment for teachers
+ROSTER = COURSE_ROOT / 'tools' / 'roster.py'
+ROSTER_COMMAND = 'course-roster'
 # The course's Jupyter settings (.jupyter/README.md) that every server gets too
 QUIET_START = ['jupyter_server_config.json', 'labconfig/default_setting_overrides.json']
 # Where a learner's copy of the course and a teacher's nbgrader course lie
@@ -97,14 +101,30 @@ def prepare(prefix, exchange, environment=sys.prefix):
     make_world_readable(course)
     settings = settings_folder(environment)
     settings.mkdir(parents=True, exist_ok=True)
-    for source in (NBGRADER_SETTINGS, FEEDBACK_PREPROCESSOR, PRIVATE_SUBMIT):
+    for source in (NBGRADER_SETTINGS, *GRADING_RULES, PRIVATE_SUBMIT, ROSTER):
         shutil.copy(source, settings / source.name)
+    install_roster_command(environment)
     # The course's quiet start (no news, no update checks), as make lab has it
     for name in QUIET_START:
         (settings / name).parent.mkdir(exist_ok=True)
         shutil.copy(COURSE_ROOT / '.jupyter' / name, settings / name)
     make_world_readable(settings)
     make_exchange(exchange)
+
+
+def install_roster_command(environment):
+    """`course-roster CLASS.csv`: a teacher imports the class list into their
+    ~/teaching course from a terminal of their server (tools/roster.py)."""
+    command = Path(environment) / 'bin' / ROSTER_COMMAND
+    command.write_text(
+        f'#!{Path(environment) / "bin" / "python"}\n'
+        f'"""Imports a class list into ~/teaching: {ROSTER_COMMAND} CLASS.csv (written by tools/hub.py)."""\n'
+        'import sys\n\n'
+        f'sys.path.insert(0, {str(settings_folder(environment))!r})\n'
+        'from roster import main  # noqa: E402\n\n'
+        'sys.exit(main())\n'
+    )
+    command.chmod(0o755)
 
 
 def make_exchange(exchange):
