@@ -320,15 +320,15 @@ def write_roster(path, text):
 
 
 def test_a_roster_with_wrong_rows_is_refused_whole_with_every_row_named(tmp_path):
-    from roster import import_roster, read_roster
+    from roster import USER_NAME, import_roster, read_roster
 
     bad = write_roster(tmp_path / 'class.csv', 'id,first_name,email\nada,Ada,ada@school.example\n,Bo,bo@x\n'
-                       'Carl_1,Carl,carl@x\nada,Ada,ada2@x\ndee,Dee,dee.school.example\n')
+                       'Carl 1,Carl,carl@x\nada,Ada,ada2@x\ndee,Dee,dee.school.example\n')
     with pytest.raises(ValueError) as refused:
         import_roster(bad, tmp_path)
     message = str(refused.value)
     assert message.startswith(f'{bad}: nothing imported, fix these rows first:')
-    for problem in ['line 3: no id', "line 4: 'Carl_1' is not a user name", 'line 5: ada again (first on line 2)',
+    for problem in ['line 3: no id', "line 4: 'Carl 1' cannot be a student id", 'line 5: ada again (first on line 2)',
                     "line 6: 'dee.school.example' is not an e-mail address"]:
         assert problem in message
     no_id = write_roster(tmp_path / 'names.csv', 'name,email\nAda,ada@x\n')
@@ -338,6 +338,11 @@ def test_a_roster_with_wrong_rows_is_refused_whole_with_every_row_named(tmp_path
     fine = tmp_path / 'export.csv'
     fine.write_text('id,email,section\nada,ada@school.example,B\n', encoding='utf-8-sig')
     assert read_roster(fine) == [{'id': 'ada', 'first_name': '', 'last_name': '', 'email': 'ada@school.example'}]
+    # On the hub, an id is a user name: no capitals, no underscores
+    assert read_roster(write_roster(tmp_path / 'ids.csv', 'id\nAda_L\n')) == [
+        {'id': 'Ada_L', 'first_name': '', 'last_name': '', 'email': ''}]
+    with pytest.raises(ValueError, match="'Ada_L' cannot be a student id \\(a user name: "):
+        read_roster(tmp_path / 'ids.csv', ids=USER_NAME)
 
 
 def test_a_due_date_or_assignment_that_is_wrong_gets_one_clear_error(graded_course):

@@ -4,12 +4,13 @@ carry names and e-mails and a student who handed in nothing shows as missing.
     python tools/roster.py CLASS.csv [--course FOLDER]   # make roster FILE=CLASS.csv
     course-roster CLASS.csv                              # a teacher on the class's hub
 
-CLASS.csv has a header row and one row per student: `id` (the user name the
-student signs in with, which names their submissions), and `first_name`,
-`last_name`, `email`, each optional; other columns are ignored. The whole
-file is checked before anything is written: a row without an id, an id that
-is no user name, an id twice, or an e-mail without an @ stops the import
-with every such row named, and the gradebook is left as it was. A student
+CLASS.csv has a header row and one row per student: `id` (the name of the
+student's submission folders; on the hub, the user name they sign in with),
+and `first_name`, `last_name`, `email`, each optional; other columns are
+ignored. The whole file is checked before anything is written: a row without
+an id, an id that cannot be one (on the hub: that is no user name), an id
+twice, or an e-mail without an @ stops the import with every such row
+named, and the gradebook is left as it was. A student
 already in the gradebook gets the file's names; nobody is removed (their
 grades stay). The course folder is FOLDER, or else ~/teaching (the
 teacher's course on the hub). Needs nbgrader only.
@@ -20,15 +21,21 @@ import re
 import sys
 from pathlib import Path
 
-# A user name is a Unix account name too (jupyterhub_config.py)
+# On the hub, a student id is a user name, and a Unix account name too
+# (jupyterhub_config.py): 2 to 31 lower-case letters, digits or dashes,
+# starting with a letter
 USER_NAME = re.compile(r'^[a-z][a-z0-9-]{1,30}$')
+# Elsewhere, the name of a folder in submitted/: letters, digits, dots,
+# dashes and underscores, starting with a letter or digit
+FOLDER_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 COLUMNS = ('id', 'first_name', 'last_name', 'email')
 TEACHING = Path.home() / 'teaching'
 
 
-def read_roster(path):
-    """The students of a class list, [{column: value}], checked whole;
-    raises ValueError naming every row that is wrong and how to fix it."""
+def read_roster(path, ids=FOLDER_NAME):
+    """The students of a class list, [{column: value}], checked whole (each
+    id must match `ids`); raises ValueError naming every row that is wrong
+    and how to fix it."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f'{path} does not exist: give the path of the class list (CSV)')
@@ -46,9 +53,10 @@ def read_roster(path):
         student = {column: (row.get(column) or '').strip() for column in COLUMNS}
         if not student['id']:
             problems.append(f'line {line}: no id')
-        elif not USER_NAME.match(student['id']):
-            problems.append(f'line {line}: {student["id"]!r} is not a user name (2 to 31 lower-case letters, '
-                            f'digits or dashes, starting with a letter)')
+        elif not ids.match(student['id']):
+            rule = ('a user name: 2 to 31 lower-case letters, digits or dashes, starting with a letter'
+                    if ids is USER_NAME else 'letters, digits, dots, dashes or underscores, up to 64')
+            problems.append(f'line {line}: {student["id"]!r} cannot be a student id ({rule})')
         elif student['id'] in seen:
             problems.append(f'line {line}: {student["id"]} again (first on line {seen[student["id"]]})')
         else:
@@ -88,7 +96,8 @@ def main(arguments=None):
     parser.add_argument('--course', type=Path, default=TEACHING, help='the nbgrader course folder')
     args = parser.parse_args(arguments)
     try:
-        students, unlisted = import_roster(args.roster, args.course)
+        # The hub's teachers run this: their students are the hub's users
+        students, unlisted = import_roster(args.roster, args.course, ids=USER_NAME)
     except ValueError as error:
         print(f'roster: {error}', file=sys.stderr)
         return 2
