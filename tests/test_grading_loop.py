@@ -183,3 +183,41 @@ def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_i
         assert hand_grade.manual_score == 1 and not hand_grade.needs_manual_grade
     regraded = [path for path, before in autograded.items() if path.stat().st_mtime_ns != before]
     assert regraded == [course / 'autograded' / 'wrong_answers' / notebook.stem / notebook.name]
+
+
+def test_a_second_release_keeps_the_teachers_edit_and_hands_it_out(graded_course, tmp_path):
+    """An edit made in the formgrader (in the course folder's source/) stays
+    through `make release` and reaches the learners' version; once the
+    repository changed the same notebook too, release stops and changes
+    nothing."""
+    import json
+    import shutil
+
+    from course_source import MANIFEST_NAME, SourceConflict
+    from grading import release
+
+    course = shutil.copytree(graded_course, tmp_path / 'course')
+    notebook = EXERCISES[0]
+    edited = course / 'source' / notebook.stem / notebook.name
+    teachers = read(edited)
+    hint = 'A hint the teacher added in the formgrader.'
+    next(cell for cell in teachers.cells if cell.cell_type == 'markdown').source += f'\n\n{hint}'
+    nbformat.write(teachers, edited)
+    edit = edited.read_text()
+
+    release(course)
+
+    assert edited.read_text() == edit
+    released = read(course / 'release' / notebook.stem / notebook.name)
+    assert any(hint in cell.source for cell in released.cells)
+
+    # As if the repository's notebook had changed since: the record says the
+    # last release took another version
+    manifest = course / MANIFEST_NAME
+    record = json.loads(manifest.read_text())
+    record['files'][f'{notebook.stem}/{notebook.name}'] = 'the sha256 of an older version'
+    manifest.write_text(json.dumps(record))
+    before = {path: path.read_bytes() for path in course.rglob('*') if path.is_file()}
+    with pytest.raises(SourceConflict, match=re.escape(f'{edited}  (the repository\'s: {notebook})')):
+        release(course)
+    assert {path: path.read_bytes() for path in course.rglob('*') if path.is_file()} == before
