@@ -9,6 +9,7 @@ COURSE_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COURSE_ROOT / 'tools'))
 
 from feedback import HideHiddenTests  # noqa: E402
+from grading_settings import apply_grading_rules  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
@@ -25,3 +26,6 @@ c.Execute.timeout = 120
 # Feedback shows the learner their answers, the visible checks and the
 # points, but not the hidden tests (nbgrader's own feedback would)
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
+
+# The grading rules the hub's settings share (tools/grading_settings.py)
+apply_grading_rules(c)

@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from feedback import HideHiddenTests  # noqa: E402
+from grading_settings import apply_grading_rules  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
@@ -31,3 +32,7 @@ if TEACHING.is_dir():
 # runs longer than this is an endless loop, and feedback hides the hidden tests
 c.Execute.timeout = 120
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
+
+# The grading rules the course's settings share (tools/grading_settings.py,
+# which tools/hub.py copies beside this file too)
+apply_grading_rules(c)

@@ -7,11 +7,13 @@ notebooks' points."""
 import csv
 import html
 import re
+from html.parser import HTMLParser
+from urllib.parse import urlparse
 
 import nbformat
 import pytest
 
-from course import EXERCISES, is_check, nbgrader_of, points, read
+from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
 from submissions import submission, wrong_answers
 
 STUDENTS = ('model_answers', 'empty_answers', 'wrong_answers')
@@ -137,6 +139,77 @@ def test_every_student_gets_feedback_without_the_hidden_tests(notebook, graded_c
         assert not hidden & shown_lines, f'hidden tests in {student}\'s feedback: {sorted(hidden & shown_lines)}'
 
 
+class LoadedURLs(HTMLParser):
+    """The URLs a page loads as it opens (scripts, stylesheets, images,
+    frames, the fonts and images of its styles), not the links a reader may
+    follow; a script's own text is not read."""
+
+    SOURCE = {'script': 'src', 'link': 'href', 'img': 'src', 'iframe': 'src', 'frame': 'src', 'source': 'src',
+              'embed': 'src', 'video': 'src', 'audio': 'src', 'track': 'src', 'object': 'data'}
+    IN_STYLES = re.compile(r'url\(\s*[\'"]?([^\'")\s]+)|@import\s+[\'"]([^\'"]+)')
+
+    def __init__(self):
+        super().__init__()
+        self.urls, self.in_style = [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get(self.SOURCE.get(tag)):
+            self.urls.append(attrs[self.SOURCE[tag]])
+        self.in_style = tag == 'style'
+        self.styles(attrs.get('style') or '')
+
+    def handle_data(self, data):
+        if self.in_style:
+            self.styles(data)
+
+    def styles(self, css):
+        self.urls += [url or imported for url, imported in self.IN_STYLES.findall(css)]
+
+
+def test_every_feedback_page_opens_offline_with_its_math(graded_course):
+    """A feedback page loads nothing from another host (nbgrader's template
+    would load MathJax from a CDN): a learner reads it without a network, and
+    the notebooks' math still shows, since MathJax is written into the pages
+    of the notebooks that have some."""
+    from feedback import MATHJAX_SETTINGS, has_math
+
+    pages = sorted(graded_course.glob('feedback/*/*/*.html'))
+    assert len(pages) == len(EXERCISES) * len(STUDENTS)
+    with_math = {notebook.stem for notebook in EXERCISES if has_math(read(notebook))}
+    # Else the test would not see MathJax written in
+    assert with_math
+    for page in pages:
+        parser = LoadedURLs()
+        parser.feed(page.read_text())
+        remote = [url for url in parser.urls if urlparse(url).netloc]
+        assert not remote, f'{page.relative_to(graded_course)} loads {remote}'
+        assert (MATHJAX_SETTINGS in page.read_text()) == (page.parent.name in with_math), page
+
+
+def test_a_feedback_page_shows_its_math_in_a_browser_with_nothing_from_another_host(graded_course, tmp_path):
+    """In the operating system's Chromium, MathJax typesets the math of a
+    feedback page (as SVG), leaving no TeX as text, and no request leaves the
+    machine."""
+    from browser import leaving_the_machine, requests_made, start_chromium
+    from feedback import has_math
+
+    notebook = next(notebook for notebook in EXERCISES if has_math(read(notebook)))
+    page = graded_course / 'feedback' / 'model_answers' / notebook.stem / f'{notebook.stem}.html'
+    driver = start_chromium(tmp_path / 'chromium-profile')
+    try:
+        driver.get(page.as_uri())
+        formulas = 'return document.querySelectorAll("mjx-container svg").length'
+        typeset = wait_for(lambda: driver.execute_script(formulas), 30, 'MathJax to typeset the page')
+        text = driver.execute_script(
+            'return Array.from(document.querySelectorAll(".text_cell_render"), cell => cell.innerText).join("\\n")')
+        requested = requests_made(driver)
+    finally:
+        driver.quit()
+    assert typeset and not re.findall(r'\$[^$\n]+\$', text)
+    assert not leaving_the_machine(requested), leaving_the_machine(requested)
+
+
 def test_nbgrader_run_inside_the_course_folder_gets_the_course_settings(graded_course):
     # nbgrader reads nbgrader_config.py from the folder it runs in
     from traitlets.config.loader import PyFileConfigLoader
@@ -145,6 +218,36 @@ def test_nbgrader_run_inside_the_course_folder_gets_the_course_settings(graded_c
     assert config.CourseDirectory.root == str(graded_course.resolve())
     assert config.Execute.timeout == 120
     assert 'HideHiddenTests' in [preprocessor.__name__ for preprocessor in config.GenerateFeedback.preprocessors]
+
+
+def test_the_hubs_servers_get_the_course_grading_rules_from_the_files_the_hub_copies(tmp_path, monkeypatch):
+    """tools/hub.py copies the servers' nbgrader settings, and what they
+    import, into the servers' environment: read there, with the course's
+    tools/ off the path, they set the same grading rules as the course's."""
+    import sys
+    from pathlib import Path
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from hub import copy_nbgrader_settings
+
+    servers = tmp_path / 'etc' / 'jupyter'
+    copy_nbgrader_settings(servers)
+    tools = COURSE_ROOT / 'tools'
+    monkeypatch.setattr(sys, 'path', [path for path in sys.path if Path(path).resolve() != tools])
+    for name, module in list(sys.modules.items()):
+        if Path(getattr(module, '__file__', None) or '/').parent == tools:
+            monkeypatch.delitem(sys.modules, name)
+
+    def rules(folder):
+        c = PyFileConfigLoader('nbgrader_config.py', path=str(folder)).load_config()
+        return (c.Execute.timeout, [rule.__name__ for rule in c.GenerateFeedback.preprocessors],
+                c.GenerateFeedback.exporter_class.__name__)
+
+    # The servers' settings first, before the course's puts tools/ back on the path
+    servers_rules = rules(servers)
+    assert servers_rules == rules(COURSE_ROOT)
+    assert 'HideHiddenTests' in servers_rules[1] and servers_rules[2] == 'OfflineFeedbackExporter'
 
 
 def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_in_again(graded_course, tmp_path):

@@ -32,7 +32,9 @@ LEARNERS_COURSE = 'learners-course'
 # The nbgrader settings of every server, and what they import
 NBGRADER_SETTINGS = COURSE_ROOT / 'hub' / 'nbgrader_config.py'
 FEEDBACK_PREPROCESSOR = COURSE_ROOT / 'tools' / 'feedback.py'
+GRADING_RULES = COURSE_ROOT / 'tools' / 'grading_settings.py'
 PRIVATE_SUBMIT = COURSE_ROOT / 'hub' / 'private_submit.py'
+SERVER_SETTINGS = (NBGRADER_SETTINGS, FEEDBACK_PREPROCESSOR, GRADING_RULES, PRIVATE_SUBMIT)
 # The course's Jupyter settings (.jupyter/README.md) that every server gets too
 QUIET_START = ['jupyter_server_config.json', 'labconfig/default_setting_overrides.json']
 # Where a learner's copy of the course and a teacher's nbgrader course lie
@@ -96,15 +98,21 @@ def prepare(prefix, exchange, environment=sys.prefix):
     learners_course(course)
     make_world_readable(course)
     settings = settings_folder(environment)
-    settings.mkdir(parents=True, exist_ok=True)
-    for source in (NBGRADER_SETTINGS, FEEDBACK_PREPROCESSOR, PRIVATE_SUBMIT):
-        shutil.copy(source, settings / source.name)
+    copy_nbgrader_settings(settings)
     # The course's quiet start (no news, no update checks), as make lab has it
     for name in QUIET_START:
         (settings / name).parent.mkdir(exist_ok=True)
         shutil.copy(COURSE_ROOT / '.jupyter' / name, settings / name)
     make_world_readable(settings)
     make_exchange(exchange)
+
+
+def copy_nbgrader_settings(folder):
+    """Copies the servers' nbgrader settings, and every file of the course's
+    that they import, into `folder`."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for source in SERVER_SETTINGS:
+        shutil.copy(source, Path(folder) / source.name)
 
 
 def make_exchange(exchange):
