@@ -8,10 +8,7 @@ from pathlib import Path
 COURSE_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COURSE_ROOT / 'tools'))
 
-from feedback import HideHiddenTests  # noqa: E402
 from grading_settings import apply_grading_rules  # noqa: E402
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
 
 c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 
@@ -19,13 +16,6 @@ c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 # feedback/ are folders of this one; tools/grading.py can point elsewhere
 c.CourseDirectory.root = str(COURSE_ROOT / 'build' / 'course')
 
-# Autograding runs each notebook from the top; a cell that runs longer than
-# this is a learner's endless loop, not a slow machine
-c.Execute.timeout = 120
-
-# Feedback shows the learner their answers, the visible checks and the
-# points, but not the hidden tests (nbgrader's own feedback would)
-c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
-
-# The grading rules the hub's settings share (tools/grading_settings.py)
+# The grading rules the hub's settings share (tools/grading_settings.py): the
+# 120 s limit per cell, feedback without the hidden tests that opens offline
 apply_grading_rules(c)

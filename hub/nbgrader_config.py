@@ -9,10 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from feedback import HideHiddenTests  # noqa: E402
 from grading_settings import apply_grading_rules  # noqa: E402
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
 
 c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 
@@ -27,11 +24,6 @@ c.ExchangeFactory.submit = 'private_submit.PrivateSubmit'
 TEACHING = Path.home() / 'teaching'
 if TEACHING.is_dir():
     c.CourseDirectory.root = str(TEACHING)
-
-# The same grading rules as the course's own nbgrader_config.py: a cell that
-# runs longer than this is an endless loop, and feedback hides the hidden tests
-c.Execute.timeout = 120
-c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
 
 # The grading rules the course's settings share (tools/grading_settings.py,
 # which tools/hub.py copies beside this file too)
