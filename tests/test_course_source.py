@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from course_source import MANIFEST_NAME, SourceConflict, sync_source
+from course_source import MANIFEST_NAME, ReleaseStopped, SourceConflict, sync_source
 
 NOTEBOOK = 'exercise/exercise.ipynb'
 HELPERS = 'exercise/helpers.py'
@@ -112,4 +112,11 @@ def test_a_course_folder_released_before_the_record_stops_only_on_files_that_dif
     (course / MANIFEST_NAME).unlink()
     (course / 'source' / NOTEBOOK).write_text('{"the": "teacher\'s edit, or the repository\'s old version"}')
     with pytest.raises(SourceConflict, match=f'{MANIFEST_NAME}, the record .* is missing'):
+        sync_source(course, wanted)
+
+
+def test_a_record_that_is_not_ours_is_refused_saying_what_to_do(released):
+    course, wanted, _ = released
+    (course / MANIFEST_NAME).write_text('{"files": ')
+    with pytest.raises(ReleaseStopped, match=f'{MANIFEST_NAME} is not the record that release writes: delete it'):
         sync_source(course, wanted)

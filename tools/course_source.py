@@ -11,7 +11,8 @@ of each file, the recorded one, the course folder's and the repository's:
   (and goes where the repository no longer has it);
 - changed, added or deleted in the course folder alone: it stays as it is;
 - changed on both sides, differently: release stops before it changes
-  anything, naming the files and what to do (SourceConflict).
+  anything, naming the files and what to do (SourceConflict; ReleaseStopped
+  for a record it cannot read).
 
 A course folder released before the record was kept has none: there, a file
 that differs from the repository's counts as changed on both sides.
@@ -32,7 +33,12 @@ PARTIAL_NAME = '.release.partial'
 IGNORED = {'.ipynb_checkpoints', '__pycache__'}
 
 
-class SourceConflict(Exception):
+class ReleaseStopped(Exception):
+    """Release stopped before changing anything; the message says why and
+    what to do."""
+
+
+class SourceConflict(ReleaseStopped):
     """Files changed both in the course folder and in the repository since the
     last release; the message names them and says what to do."""
 
@@ -72,7 +78,13 @@ def read_manifest(course_folder):
     """{path under source/: sha256} as the last release recorded it; {} where
     it recorded nothing."""
     manifest = Path(course_folder) / MANIFEST_NAME
-    return json.loads(manifest.read_text())['files'] if manifest.is_file() else {}
+    if not manifest.is_file():
+        return {}
+    try:
+        return dict(json.loads(manifest.read_text())['files'])
+    except (ValueError, KeyError, TypeError):
+        raise ReleaseStopped(f'{manifest} is not the record that release writes: delete it, and the next release '
+                         f'stops on every file that differs from the repository\'s instead of guessing') from None
 
 
 def compare(source_folder, wanted, recorded):

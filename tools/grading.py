@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 from course import COURSE_ROOT, EXERCISES, write_atomically
-from course_source import SourceConflict, repository_files, sync_source
+from course_source import ReleaseStopped, repository_files, sync_source
 
 DEFAULT_COURSE_FOLDER = COURSE_ROOT / 'build' / 'course'
 ALL = '*'
@@ -138,8 +138,8 @@ def main():
     if args.step == 'release':
         try:
             names = release(args.course)
-        except SourceConflict as conflict:
-            sys.exit(str(conflict))
+        except ReleaseStopped as stopped:
+            sys.exit(str(stopped))
         for name in names:
             print(args.course / 'release' / name)
     else:
