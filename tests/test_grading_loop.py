@@ -12,12 +12,14 @@ import datetime
 import html
 import io
 import re
+from html.parser import HTMLParser
 from types import SimpleNamespace
+from urllib.parse import urlparse
 
 import nbformat
 import pytest
 
-from course import EXERCISES, is_check, nbgrader_of, points, read
+from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
 from submissions import WARNING_ANSWERS, submission, wrong_answers
 
 STUDENTS = ('model_answers', 'empty_answers', 'wrong_answers')
@@ -204,6 +206,78 @@ def test_every_student_gets_feedback_without_the_hidden_tests(notebook, graded_c
         assert not hidden & shown_lines, f'hidden tests in {student}\'s feedback: {sorted(hidden & shown_lines)}'
 
 
+class LoadedURLs(HTMLParser):
+    """The URLs a page loads as it opens (scripts, stylesheets, images,
+    frames, the fonts and images of its styles), not the links a reader may
+    follow; a script's own text is not read."""
+
+    SOURCE = {'script': 'src', 'link': 'href', 'img': 'src', 'iframe': 'src', 'frame': 'src', 'source': 'src',
+              'embed': 'src', 'video': 'src', 'audio': 'src', 'track': 'src', 'object': 'data'}
+    IN_STYLES = re.compile(r'url\(\s*[\'"]?([^\'")\s]+)|@import\s+[\'"]([^\'"]+)')
+
+    def __init__(self):
+        super().__init__()
+        self.urls, self.in_style = [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get(self.SOURCE.get(tag)):
+            self.urls.append(attrs[self.SOURCE[tag]])
+        self.in_style = tag == 'style'
+        self.styles(attrs.get('style') or '')
+
+    def handle_data(self, data):
+        if self.in_style:
+            self.styles(data)
+
+    def styles(self, css):
+        self.urls += [url or imported for url, imported in self.IN_STYLES.findall(css)]
+
+
+def test_every_feedback_page_opens_offline_with_its_math(graded_course):
+    """A feedback page loads nothing from another host (nbgrader's template
+    would load MathJax from a CDN): a learner reads it without a network, and
+    the notebooks' math still shows, since MathJax is written into the pages
+    of the notebooks that have some."""
+    from feedback import MATHJAX_SETTINGS, has_math
+
+    pages = sorted(graded_course.glob('feedback/*/*/*.html'))
+    # Every student's every notebook, and the late student's one
+    assert len(pages) == len(EXERCISES) * len(STUDENTS) + 1
+    with_math = {notebook.stem for notebook in EXERCISES if has_math(read(notebook))}
+    # Else the test would not see MathJax written in
+    assert with_math
+    for page in pages:
+        parser = LoadedURLs()
+        parser.feed(page.read_text())
+        remote = [url for url in parser.urls if urlparse(url).netloc]
+        assert not remote, f'{page.relative_to(graded_course)} loads {remote}'
+        assert (MATHJAX_SETTINGS in page.read_text()) == (page.parent.name in with_math), page
+
+
+def test_a_feedback_page_shows_its_math_in_a_browser_with_nothing_from_another_host(graded_course, tmp_path):
+    """In the operating system's Chromium, MathJax typesets the math of a
+    feedback page (as SVG), leaving no TeX as text, and no request leaves the
+    machine."""
+    from browser import leaving_the_machine, requests_made, start_chromium
+    from feedback import has_math
+
+    notebook = next(notebook for notebook in EXERCISES if has_math(read(notebook)))
+    page = graded_course / 'feedback' / student_id('model_answers') / notebook.stem / f'{notebook.stem}.html'
+    driver = start_chromium(tmp_path / 'chromium-profile')
+    try:
+        driver.get(page.as_uri())
+        formulas = 'return document.querySelectorAll("mjx-container svg").length'
+        typeset = wait_for(lambda: driver.execute_script(formulas), 30, 'MathJax to typeset the page')
+        text = driver.execute_script(
+            'return Array.from(document.querySelectorAll(".text_cell_render"), cell => cell.innerText).join("\\n")')
+        requested = requests_made(driver)
+    finally:
+        driver.quit()
+    assert typeset and not re.findall(r'\$[^$\n]+\$', text)
+    assert not leaving_the_machine(requested), leaving_the_machine(requested)
+
+
 def test_nbgrader_run_inside_the_course_folder_gets_the_course_settings(graded_course):
     # nbgrader reads nbgrader_config.py from the folder it runs in
     from traitlets.config.loader import PyFileConfigLoader
@@ -212,6 +286,39 @@ def test_nbgrader_run_inside_the_course_folder_gets_the_course_settings(graded_c
     assert config.CourseDirectory.root == str(graded_course.resolve())
     assert config.Execute.timeout == 120
     assert 'HideHiddenTests' in [preprocessor.__name__ for preprocessor in config.GenerateFeedback.preprocessors]
+
+
+def test_the_hubs_servers_get_the_course_grading_rules_from_the_files_the_hub_copies(tmp_path, monkeypatch):
+    """tools/hub.py copies the servers' nbgrader settings, and what they
+    import, into the servers' environment: read there, with the course's
+    tools/ off the path, they set the same grading rules as the course's."""
+    import sys
+    from pathlib import Path
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from hub import copy_nbgrader_settings
+
+    servers = tmp_path / 'etc' / 'jupyter'
+    copy_nbgrader_settings(servers)
+    tools = COURSE_ROOT / 'tools'
+    monkeypatch.setattr(sys, 'path', [path for path in sys.path if Path(path).resolve() != tools])
+    for name, module in list(sys.modules.items()):
+        if Path(getattr(module, '__file__', None) or '/').parent == tools:
+            monkeypatch.delitem(sys.modules, name)
+
+    def rules(folder):
+        c = PyFileConfigLoader('nbgrader_config.py', path=str(folder)).load_config()
+        return (c.Execute.timeout, c.Execute.extra_arguments,
+                [rule.__name__ for rule in c.Autograde.sanitize_preprocessors],
+                c.AssignLatePenalties.plugin_class.__name__, c.ExportApp.plugin_class.__name__,
+                [rule.__name__ for rule in c.GenerateFeedback.preprocessors],
+                c.GenerateFeedback.exporter_class.__name__)
+
+    # The servers' settings first, before the course's puts tools/ back on the path
+    servers_rules = rules(servers)
+    assert servers_rules == rules(COURSE_ROOT)
+    assert 'HideHiddenTests' in servers_rules[-2] and servers_rules[-1] == 'OfflineFeedbackExporter'
 
 
 def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_in_again(graded_course, tmp_path):
@@ -359,3 +466,41 @@ def test_a_due_date_or_assignment_that_is_wrong_gets_one_clear_error(graded_cour
         grade(graded_course, assignment='nope')
     with pytest.raises(FileNotFoundError, match=f'no submission in {graded_course}/submitted/nobody/{name}/'):
         grade(graded_course, assignment=name, student='nobody')
+
+
+def test_a_second_release_keeps_the_teachers_edit_and_hands_it_out(graded_course, tmp_path):
+    """An edit made in the formgrader (in the course folder's source/) stays
+    through `make release` and reaches the learners' version; once the
+    repository changed the same notebook too, release stops and changes
+    nothing."""
+    import json
+    import shutil
+
+    from course_source import MANIFEST_NAME, SourceConflict
+    from grading import release
+
+    course = shutil.copytree(graded_course, tmp_path / 'course')
+    notebook = EXERCISES[0]
+    edited = course / 'source' / notebook.stem / notebook.name
+    teachers = read(edited)
+    hint = 'A hint the teacher added in the formgrader.'
+    next(cell for cell in teachers.cells if cell.cell_type == 'markdown').source += f'\n\n{hint}'
+    nbformat.write(teachers, edited)
+    edit = edited.read_text()
+
+    release(course)
+
+    assert edited.read_text() == edit
+    released = read(course / 'release' / notebook.stem / notebook.name)
+    assert any(hint in cell.source for cell in released.cells)
+
+    # As if the repository's notebook had changed since: the record says the
+    # last release took another version
+    manifest = course / MANIFEST_NAME
+    record = json.loads(manifest.read_text())
+    record['files'][f'{notebook.stem}/{notebook.name}'] = 'the sha256 of an older version'
+    manifest.write_text(json.dumps(record))
+    before = {path: path.read_bytes() for path in course.rglob('*') if path.is_file()}
+    with pytest.raises(SourceConflict, match=re.escape(f'{edited}  (the repository\'s: {notebook})')):
+        release(course)
+    assert {path: path.read_bytes() for path in course.rglob('*') if path.is_file()} == before

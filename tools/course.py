@@ -132,15 +132,36 @@ def read(path):
     return nbformat.read(path, as_version=4)
 
 
-def copy_learner_files(folder):
-    """Copies LEARNER_FILES from the course into `folder`, without caches."""
+def learner_files():
+    """Every file of LEARNER_FILES (its folders' files, without Python's
+    caches), as paths relative to the course root."""
+    found = []
     for name in LEARNER_FILES:
         source = COURSE_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, Path(folder) / name, ignore=shutil.ignore_patterns('__pycache__'))
-        else:
-            (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, Path(folder) / name)
+        files = sorted(source.rglob('*')) if source.is_dir() else [source]
+        found += [path.relative_to(COURSE_ROOT) for path in files
+                  if path.is_file() and '__pycache__' not in path.parts]
+    return found
+
+
+def write_atomically(target, write, partial=None):
+    """Calls write(path) on a partial file (default: .NAME.partial beside
+    `target`), then puts it in `target`'s place in one step, so that a run
+    stopped halfway never leaves half a file; `partial` must lie on
+    `target`'s file system."""
+    partial = Path(partial or Path(target).with_name(f'.{Path(target).name}.partial'))
+    try:
+        write(partial)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def copy_learner_files(folder):
+    """Copies LEARNER_FILES from the course into `folder`, without caches."""
+    for name in learner_files():
+        (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(COURSE_ROOT / name, Path(folder) / name)
 
 
 def free_port():

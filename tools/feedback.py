@@ -1,11 +1,50 @@
-"""What the course changes in nbgrader's feedback: the hidden tests stay
-hidden. nbgrader 0.9.6 writes a student's feedback from the autograded
-notebook, whose checks hold the hidden tests in full; the preprocessor below
-removes them, and replaces the traceback of a check that failed in a hidden
-test by its last line (the error and its message), since a traceback quotes
-the code around the line that failed. nbgrader_config.py adds it to
-`GenerateFeedback.preprocessors`."""
+"""What the course changes in nbgrader's feedback.
+
+The hidden tests stay hidden: nbgrader 0.9.6 writes a student's feedback from
+the autograded notebook, whose checks hold the hidden tests in full;
+HideHiddenTests removes them, and replaces the traceback of a check that
+failed in a hidden test by its last line (the error and its message), since a
+traceback quotes the code around the line that failed.
+
+The feedback opens offline: nbgrader's feedback template loads MathJax 2 from
+a CDN (nbconvert's `mathjax` macro, called without the URL that
+HTMLExporter.mathjax_url would set); OfflineFeedbackExporter writes MathJax 3
+into the page instead, where the notebook has math, and nothing elsewhere.
+
+The course's nbgrader settings (nbgrader_config.py, hub/nbgrader_config.py
+and tools/grading_rules.py, which both load) put both into nbgrader's.
+"""
+from functools import cache
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+from jinja2 import DictLoader
+from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import ClearHiddenTests
+from traitlets import default
+
+# MathJax 3 typesetting TeX as SVG, with every TeX extension: the one build
+# that fetches nothing more (its glyphs are drawn as paths, not loaded as
+# fonts). From the package that serves it to the course's site too
+MATHJAX_PACKAGE = 'sphinx-mathjax-offline'
+MATHJAX_FILE = 'sphinx-mathjax-offline/static/mathjax/tex-svg-full.js'
+# The delimiters nbconvert's own MathJax settings typeset; no menu, since
+# the speech it offers fetches its rules from a CDN
+MATHJAX_SETTINGS = r"""window.MathJax = {
+  tex: {
+    inlineMath: [['$', '$'], ['\\(', '\\)']],
+    displayMath: [['$$', '$$'], ['\\[', '\\]']],
+    processEscapes: true,
+    processEnvironments: true,
+    tags: 'ams',
+  },
+  options: {enableMenu: false},
+};"""
+# What a markdown cell with math holds
+MATH_MARKS = ('$', '\\(', '\\[', '\\begin{')
+# What the feedback template writes in place of MathJax, until it is known
+# whether the notebook needs it
+MATHJAX_PLACE = '<!-- MathJax, where the notebook has math -->'
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -20,3 +59,46 @@ class HideHiddenTests(ClearHiddenTests):
                 if output.output_type == 'error':
                     output.traceback = [f'{output.ename}: {output.evalue}']
         return cell, resources
+
+
+@cache
+def mathjax_scripts():
+    """MathJax and its settings, as two script elements to write into a page."""
+    try:
+        source = Path(distribution(MATHJAX_PACKAGE).locate_file(MATHJAX_FILE)).read_text()
+    except PackageNotFoundError:
+        raise ModuleNotFoundError(
+            f'the feedback takes MathJax from the package {MATHJAX_PACKAGE}, which is not installed: '
+            f'pip install -r requirements-teacher.txt') from None
+    # An HTML parser would end the script at the first '</script'
+    source = source.replace('</script', '<\\/script')
+    return f'<script>\n{MATHJAX_SETTINGS}\n</script>\n<script>{source}</script>'
+
+
+def has_math(notebook):
+    """Whether a notebook (nbformat) may show TeX: a markdown cell with math
+    delimiters, or an output in LaTeX."""
+    return any(
+        mark in cell.source for cell in notebook.cells if cell.cell_type == 'markdown' for mark in MATH_MARKS
+    ) or any(
+        'text/latex' in output.get('data', {}) for cell in notebook.cells for output in cell.get('outputs', [])
+    )
+
+
+class OfflineFeedbackExporter(HTMLExporter):
+    """HTMLExporter for feedback that a browser shows offline: MathJax is
+    written into the page, where the notebook has math, rather than loaded
+    from a CDN. Every other setting is HTMLExporter's (nbgrader sets the
+    feedback template)."""
+
+    @default('extra_loaders')
+    def _mathjax_in_place(self):
+        # Found before nbconvert's templates: the `mathjax` macro that the
+        # feedback template imports and calls, with whatever URL, writes the
+        # place that from_notebook_node fills
+        macro = '{%- macro mathjax(url=None) -%}' + MATHJAX_PLACE + '{%- endmacro %}'
+        return [DictLoader({'mathjax.html.j2': macro})]
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        html, resources = super().from_notebook_node(nb, resources, **kw)
+        return html.replace(MATHJAX_PLACE, mathjax_scripts() if has_math(nb) else ''), resources

@@ -10,8 +10,10 @@ assignment per exercise notebook, named after the notebook, whose source
 folder holds the teacher's version and what it needs (LEARNER_FILES), then
 runs `nbgrader generate_assignment` for all of them at once, which writes the
 learners' versions into release/<assignment>/ and records the assignments in
-FOLDER/gradebook.db. A second `release` rebuilds source/ and release/ and
-keeps everything else (submissions, grades).
+FOLDER/gradebook.db. A second `release` brings source/ up to date with the
+repository without losing the teacher's edits there, or stops, saying which
+files both sides changed (course_source.py); it rebuilds release/ and keeps
+everything else (submissions, grades).
 
 `roster` imports the class list (tools/roster.py): names and e-mails.
 `due` sets an assignment's due date; work handed in later loses a share of
@@ -34,12 +36,12 @@ import argparse
 import datetime
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from course import COURSE_ROOT, EXERCISES, copy_learner_files
+from course import COURSE_ROOT, EXERCISES, write_atomically
+from course_source import ReleaseStopped, repository_files, sync_source
 from roster import import_roster
 
 DEFAULT_COURSE_FOLDER = COURSE_ROOT / 'build' / 'course'
@@ -77,24 +79,19 @@ def nbgrader(course_folder, *arguments):
 
 
 def release(course_folder=DEFAULT_COURSE_FOLDER, course_config=True):
-    """Writes source/<assignment>/ for each exercise notebook and generates
-    every assignment's release version; with `course_config`, the course
-    folder's nbgrader_config.py too (write_course_config). Returns the
-    assignment names."""
-    source_folder = Path(course_folder) / 'source'
-    if source_folder.exists():
-        shutil.rmtree(source_folder)
-    names = []
-    for notebook in EXERCISES:
-        assignment = source_folder / assignment_name(notebook)
-        assignment.mkdir(parents=True)
-        shutil.copy2(notebook, assignment / notebook.name)
-        copy_learner_files(assignment)
-        names.append(assignment.name)
+    """Brings source/<assignment>/ of each exercise notebook up to date with
+    the repository, keeping the teacher's edits there (course_source.py:
+    SourceConflict, with nothing changed, where both sides changed a file),
+    and generates every assignment's release version; with `course_config`,
+    the course folder's nbgrader_config.py too (write_course_config). Returns
+    the assignment names."""
+    for name in sync_source(course_folder, repository_files()):
+        print(f'{Path(course_folder) / "source" / name}: left as the course folder has it '
+              f'(changed there since the last release; the repository\'s differs)')
     nbgrader(course_folder, 'generate_assignment', ALL, '--force')
     if course_config:
         write_course_config(course_folder)
-    return names
+    return [assignment_name(notebook) for notebook in EXERCISES]
 
 
 # The first line of the nbgrader_config.py that release writes into a course
@@ -111,14 +108,12 @@ def write_course_config(course_folder):
     if target.exists() and not target.read_text().startswith(COURSE_CONFIG_MARK):
         print(f'{target} is not ours: left as it is; it should load {COURSE_ROOT / "nbgrader_config.py"}')
         return
-    partial = target.with_name('.nbgrader_config.py.partial')
-    partial.write_text(
+    write_atomically(target, lambda partial: partial.write_text(
         f'{COURSE_CONFIG_MARK}; edit {COURSE_ROOT / "nbgrader_config.py"} instead.\n'
         'c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)\n'
         f'load_subconfig({str(COURSE_ROOT / "nbgrader_config.py")!r})  # noqa: F821\n'
         f'c.CourseDirectory.root = {str(Path(course_folder).resolve())!r}\n'
-    )
-    partial.replace(target)
+    ))
 
 
 def stamp_hand_copied_submissions(course_folder):
@@ -231,6 +226,8 @@ def main():
         else:
             grades = grade(args.course, args.assignment, args.student)
             print(grades, grades.with_name('grades_by_assignment.csv'), sep='\n')
+    except ReleaseStopped as stopped:
+        sys.exit(str(stopped))
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f'{args.step}: {error}')
 

@@ -14,7 +14,8 @@ runs its kernel with the same KERNEL_ARGUMENTS.
 - A submission handed in after its due date loses a share of its score per
   day started (late_penalty.py; `c.LatePenaltyPerDay.share_per_day`).
 - Feedback shows the learner their answers, the visible checks and the
-  points, never the hidden tests (feedback.py).
+  points, never the hidden tests, and opens offline: MathJax is written
+  into the pages that have math, not loaded from a CDN (feedback.py).
 - `nbgrader export` writes the class's grades: one row per student with
   names, e-mails, a column per assignment and the total, as a learning
   platform imports it, and the details per assignment beside it
@@ -40,7 +41,7 @@ def apply(c):
     """Sets the course's grading rules on nbgrader's config object `c`."""
     # Imported here: make check uses the constants above without nbgrader
     from class_grades import ClassGradesExport
-    from feedback import HideHiddenTests
+    from feedback import HideHiddenTests, OfflineFeedbackExporter
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades, OverwriteCells
     from late_penalty import LatePenaltyPerDay
@@ -55,6 +56,7 @@ def apply(c):
     c.AssignLatePenalties.plugin_class = LatePenaltyPerDay
     c.ExportApp.plugin_class = ClassGradesExport
     c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
+    c.GenerateFeedback.exporter_class = OfflineFeedbackExporter
 
 
 def _default(class_name, trait):

@@ -37,6 +37,7 @@ PRIVATE_SUBMIT = COURSE_ROOT / 'hub' / 'private_submit.py'
 # The class-list import, a command of the servers' environment for teachers
 ROSTER = COURSE_ROOT / 'tools' / 'roster.py'
 ROSTER_COMMAND = 'course-roster'
+SERVER_SETTINGS = (NBGRADER_SETTINGS, *GRADING_RULES, PRIVATE_SUBMIT, ROSTER)
 # The course's Jupyter settings (.jupyter/README.md) that every server gets too
 QUIET_START = ['jupyter_server_config.json', 'labconfig/default_setting_overrides.json']
 # Where a learner's copy of the course and a teacher's nbgrader course lie
@@ -100,9 +101,7 @@ def prepare(prefix, exchange, environment=sys.prefix):
     learners_course(course)
     make_world_readable(course)
     settings = settings_folder(environment)
-    settings.mkdir(parents=True, exist_ok=True)
-    for source in (NBGRADER_SETTINGS, *GRADING_RULES, PRIVATE_SUBMIT, ROSTER):
-        shutil.copy(source, settings / source.name)
+    copy_nbgrader_settings(settings)
     install_roster_command(environment)
     # The course's quiet start (no news, no update checks), as make lab has it
     for name in QUIET_START:
@@ -125,6 +124,14 @@ def install_roster_command(environment):
         'sys.exit(main())\n'
     )
     command.chmod(0o755)
+
+
+def copy_nbgrader_settings(folder):
+    """Copies the servers' nbgrader settings, and every file of the course's
+    that they import, into `folder`."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for source in SERVER_SETTINGS:
+        shutil.copy(source, Path(folder) / source.name)
 
 
 def make_exchange(exchange):
