@@ -33,6 +33,7 @@ import pytest
 
 from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request
 from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
+from hub import TEACHERS_LAB_PLUGINS
 from submissions import submission
 from test_grading_loop import hidden_test_lines, text_of
 
@@ -78,7 +79,7 @@ def run_the_term(hub, facts):
     students = {student: hub.account(hub.students[student]) for student in STUDENTS}
     tokens = {student: hub.user_token(hub.students[student]) for student in STUDENTS}
     teacher_token = hub.user_token(hub.teacher)
-    facts.update(teacher=teacher, students=students, tokens=tokens)
+    facts.update(teacher=teacher, students=students, tokens=tokens, teacher_token=teacher_token)
 
     def formgrader(action):
         """One of the formgrader's buttons, through the hub, in the teacher's server."""
@@ -174,6 +175,30 @@ def test_the_student_fetches_feedback_without_the_hidden_tests(term):
     assert 'the checks passed' in shown
     hidden = hidden_test_lines(NOTEBOOK)
     assert hidden and not hidden & {line.strip() for line in shown.splitlines()}
+
+
+def page_config(hub, name, token):
+    """The settings JupyterLab's page hands the browser in `name`'s server."""
+    status, page = request(f'{hub.url}/user/{name}/lab', token)
+    assert status == 200, page
+    return json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                page, re.DOTALL).group(1))
+
+
+def test_students_have_no_formgrader_and_the_teacher_has_it(term):
+    hub, student = term['hub'], term['hub'].students['model']
+    # What the student sees of it (a misspelt plugin would leave its menu item): the browser test
+    disabled = page_config(hub, student, term['tokens']['model'])['disabledExtensions']
+    assert set(TEACHERS_LAB_PLUGINS) <= set(disabled), disabled
+    disabled = page_config(hub, hub.teacher, term['teacher_token'])['disabledExtensions']
+    assert not set(TEACHERS_LAB_PLUGINS) & set(disabled), disabled
+    # The formgrader's page and the list of courses to grade (server extensions)
+    for path in ('formgrader', 'formgraders'):
+        assert request(f'{hub.url}/user/{student}/{path}', term['tokens']['model'])[0] == 404, path
+        assert request(f'{hub.url}/user/{hub.teacher}/{path}', term['teacher_token'])[0] == 200, path
+    # The Assignments tab's server side stays
+    status, listed = request(f'{hub.url}/user/{student}/assignments?course_id={COURSE_ID}', term['tokens']['model'])
+    assert status == 200 and listed['success'], listed
 
 
 def test_a_students_token_cannot_reach_another_students_server(term):
