@@ -130,7 +130,7 @@ def run_command(browser, menu, command):
     # One call: JupyterLab hides (not removes) the items of commands no plugin defined
     shown = browser.execute_script(
         "return [...document.querySelectorAll('.lm-Menu .lm-Menu-item')].filter(item => item.offsetParent)"
-        ".map(item => item.querySelector('.lm-Menu-itemLabel').textContent)")
+        ".map(item => item.querySelector('.lm-Menu-itemLabel')?.textContent ?? '')")
     item[0].click()
     return shown
 
