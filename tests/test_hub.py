@@ -19,11 +19,14 @@ Every account, folder and process the test made is removed at the end, even
 after a failure. Needs root, the servers' environment (`make hub-env`) and
 Chromium."""
 import csv
+import grp
 import http.cookiejar
 import json
 import os
 import re
+import secrets
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.error
@@ -520,6 +523,24 @@ def test_a_second_start_copies_only_what_the_learner_lacks(tmp_path):
     (course / 'notebooks' / 'b.ipynb').write_text('added later')
     assert copy_missing(course, home, account) == [home / 'helpers.py', home / 'notebooks' / 'b.ipynb']
     assert (home / 'notebooks' / 'a.ipynb').read_text() == 'the learner\'s work'
+
+
+def test_accounts_made_at_once_are_all_made():
+    """A class's servers start at once, each making its account in a thread
+    of the hub's, the first ones the course's group too."""
+    from hub import ensure_account
+
+    group = PREFIX + secrets.token_hex(3)
+    names = [f'{group}-{number}' for number in range(6)]
+    try:
+        with ThreadPoolExecutor(len(names)) as pool:
+            made = list(pool.map(lambda name: ensure_account(name, group), names))
+        assert [account.pw_name for account in made] == names
+        assert set(names) <= set(grp.getgrnam(group).gr_mem)
+    finally:
+        for name in names:
+            subprocess.run(['userdel', '--remove', name], capture_output=True)
+        subprocess.run(['groupdel', group], capture_output=True)
 
 
 def test_the_hub_refuses_a_clone_whose_solutions_other_users_can_read():

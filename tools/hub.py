@@ -26,6 +26,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from course import COURSE_ROOT, EXERCISES
@@ -143,6 +144,10 @@ def make_exchange(exchange):
     exchange.chmod(EXCHANGE_MODE)
 
 
+# Held while an account is checked or made (ensure_account)
+ACCOUNTS_BEING_MADE = threading.Lock()
+
+
 def ensure_group(group):
     """Makes the Unix group `group` if it is missing."""
     try:
@@ -156,14 +161,18 @@ def ensure_account(name, group):
     own, a home folder only its owner can read, and a member of `group`. An
     account that exists outside `group` is not the course's: refused (a hub
     user named root or daemon must never get a server)."""
-    ensure_group(group)
-    try:
-        account = pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(['useradd', '--create-home', '--shell', '/bin/bash', '--groups', group, name], check=True)
-        account = pwd.getpwnam(name)
-        Path(account.pw_dir).chmod(0o700)
-        return account
+    # One at a time: the hub makes accounts in threads, one per server
+    # starting, and two of them could both find the group missing and make
+    # it (the second groupadd fails), or both edit /etc/group at once
+    with ACCOUNTS_BEING_MADE:
+        ensure_group(group)
+        try:
+            account = pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(['useradd', '--create-home', '--shell', '/bin/bash', '--groups', group, name], check=True)
+            account = pwd.getpwnam(name)
+            Path(account.pw_dir).chmod(0o700)
+            return account
     if name not in grp.getgrnam(group).gr_mem:
         raise PermissionError(f'the Unix account {name} exists and is not in the course group {group}: '
                               f'refusing to start a server as it; choose another user name')
