@@ -123,9 +123,17 @@ async def open_account(spawner):
     """Before each server starts: the user's Unix account, home folder and
     course (tools/hub.py's open_account), in a thread of its own so that the
     hub goes on answering others meanwhile (a teacher's first start builds
-    their nbgrader course)."""
+    their nbgrader course). A student's server also reads the students'
+    settings (tools/hub.py): no formgrader, in JupyterLab or on the server."""
     name = spawner.user.name
-    await asyncio.to_thread(hub.open_account, name, GROUP, CLASS_FOLDER, teacher=name in TEACHERS)
+    teacher = name in TEACHERS
+    await asyncio.to_thread(hub.open_account, name, GROUP, CLASS_FOLDER, teacher=teacher)
+    if not teacher:
+        # Before the servers' environment in Jupyter's search path, so its
+        # settings win over those nbgrader installed there; a copy, as the
+        # dictionary may be the one every spawner shares
+        spawner.environment = {**spawner.environment,
+                               'JUPYTER_CONFIG_PATH': str(CLASS_FOLDER / hub.STUDENTS_SETTINGS)}
 
 
 c.Spawner.pre_spawn_hook = open_account

@@ -1,40 +1,52 @@
 """The class's JupyterHub for real, as root: the course's jupyterhub_config.py
-(DummyAuthenticator in place of the sign-up, nothing else changed) on free
-ports, one teacher and three students, each a Unix account of its own made
-by the hub. An assignment goes out through nbgrader's exchange; each student
-fetches it and submits it through their own server (the calls JupyterLab's
-Assignments tab makes): the model answers, the empty release version,
-plausible wrong answers. The teacher releases, collects and releases
+on free ports (nothing else changed), one teacher and three students, each a
+Unix account of its own made by the hub. The teacher and a student sign up
+on the hub's pages; the student logs in once the teacher approved them. An
+assignment goes out through nbgrader's exchange and each student submits it
+through their own server: two with the calls JupyterLab's Assignments tab
+makes (plausible wrong answers; the release version handed in too early,
+then the model answers), the one who signed up in headless Chromium (log
+in, the Assignments tab, fetch, open, submit the release version as it
+came, later read the feedback). The teacher releases, collects and releases
 feedback with the formgrader's buttons (its API, in the teacher's server,
-through the hub), autogrades and hand grades; the student fetches the
-feedback. Isolation is tried: a student's token against another's server,
-and a student's Unix account against another's submission, the teacher's
-source and the gradebook. The hub is restarted in the middle and loses
-nothing. The class's own sign-up is tried on a hub of its own.
+through the hub), collects the resubmission with `nbgrader collect
+--update`, autogrades and hand grades. Students see no formgrader.
+Isolation is tried: a student's token against another's server, and a
+student's Unix account against another's submission, the teacher's source
+and the gradebook. The hub is restarted in the middle and loses nothing.
 
 Every account, folder and process the test made is removed at the end, even
-after a failure. Needs root and the servers' environment (`make hub-env`)."""
+after a failure. Needs root, the servers' environment (`make hub-env`) and
+Chromium."""
 import csv
+import grp
 import http.cookiejar
 import json
 import os
 import re
+import secrets
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import psutil
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
 
-from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request
+from browser import screenshot, start_chromium
+from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request, submit_again
 from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
+from hub import TEACHERS_LAB_PLUGINS
 from submissions import submission
 from test_grading_loop import hidden_test_lines, text_of
+from test_lab_in_browser import run_command
 
 # The assignment the class hands in: notebook 03's exercises, the quickest of
 # the four to autograde (4.0 s against 6.8 s for the chapter's, one run each)
@@ -42,91 +54,146 @@ NOTEBOOK = next(path for path in EXERCISES if path.stem.startswith('03_'))
 ASSIGNMENT = NOTEBOOK.stem
 # Test accounts and groups all start with this, and a random part of their own
 PREFIX = 'hubtest'
-# Each student's short name, and how they answer (tests/test_grading_loop.py)
+# Each student's short name, and how their graded submission answers (tests/submissions.py)
 STUDENTS = {'model': 'model_answers', 'empty': 'empty_answers', 'wrong': 'wrong_answers'}
-# Who takes the whole path in a browser (tests marked hub_browser); a server only then
-BROWSER_STUDENT = 'lab'
+# Who signs up on the hub's pages and takes the whole path in the browser,
+# submitting the release version as it came
+BROWSER_STUDENT = 'empty'
+# What the others hand in first, before the hub restarts: the model student
+# the release version, too early; their answers come after the teacher's first collect
+FIRST_ANSWERS = {'model': 'empty_answers', 'wrong': 'wrong_answers'}
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='the hub makes Unix accounts: run as root (CI does)')
 
 
 @pytest.fixture(scope='module')
-def term():
+def term(tmp_path_factory):
     """A term on the hub up to the students' feedback; yields what the tests
     look at. Everything made is removed afterwards, even after a failure."""
     if not (HUB_ENVIRONMENT / 'bin' / 'jupyterhub').is_file():
         pytest.fail(f'no JupyterHub in {HUB_ENVIRONMENT}: run `make hub-env` (as root) first', pytrace=False)
-    hub = ClassHub(PREFIX, [*STUDENTS, BROWSER_STUDENT])
-    facts = {'hub': hub, 'timings': {}}
+    hub = ClassHub(PREFIX, STUDENTS, sign_up=True)
+    # Chromium starts while the hub does
+    browser = BrowserStudent(hub, hub.students[BROWSER_STUDENT], tmp_path_factory.mktemp('chromium'))
+    facts = {'hub': hub, 'browser': browser, 'timings': {}}
     try:
-        yield from run_the_term(hub, facts)
+        try:
+            run_the_term(hub, facts, browser)
+        finally:
+            browser.close()
+        yield facts
     finally:
         hub.remove_everything()
 
 
-def run_the_term(hub, facts):
+def answered(answers):
+    """A function answering a fetched notebook as `answers` says (tests/submissions.py)."""
+    return lambda released: submission(released, NOTEBOOK, answers)
+
+
+def collected_timestamp(teacher, name):
+    """When the submission of `name` that the teacher collected was handed in."""
+    return (teacher.home / 'teaching' / 'submitted' / name / ASSIGNMENT / 'timestamp.txt').read_text().strip()
+
+
+def student_accounts(hub):
+    """{student: Account} of every student whose account the hub made: all of
+    them, unless the browser student's path failed before their server started."""
+    accounts = {}
+    for student, name in hub.students.items():
+        try:
+            accounts[student] = hub.account(name)
+        except KeyError:
+            pass
+    return accounts
+
+
+def run_the_term(hub, facts, browser):
     timings = facts['timings']
     timings['hub start'] = hub.start()
     status, _ = hub.api('users', 'POST', {'usernames': hub.accounts()})
     assert status == 201, hub.log_tail()
 
-    # Every server at once, as a class starts; the teacher's first start
-    # builds their nbgrader course (~/teaching)
-    class_servers = [hub.teacher, *[hub.students[name] for name in STUDENTS]]
-    timings['4 servers ready'] = max(hub.spawn_at_once(class_servers).values())
+    # Every server but the browser student's at once, as a class starts; the
+    # teacher's first start builds their nbgrader course (~/teaching).
+    # Meanwhile the teacher and the browser student sign up
+    early = {student: hub.students[student] for student in FIRST_ANSWERS}
+    with ThreadPoolExecutor(1) as pool:
+        signing_up = pool.submit(sign_up_and_approve, hub, hub.students[BROWSER_STUDENT])
+        timings['3 servers ready'] = max(hub.spawn_at_once([hub.teacher, *early.values()]).values())
+    facts['sign-up'] = signing_up.result()
     teacher = hub.account(hub.teacher)
-    students = {student: hub.account(hub.students[student]) for student in STUDENTS}
-    tokens = {student: hub.user_token(hub.students[student]) for student in STUDENTS}
+    tokens = {student: hub.user_token(name) for student, name in hub.students.items()}
     teacher_token = hub.user_token(hub.teacher)
-    facts.update(teacher=teacher, students=students, tokens=tokens)
+    facts.update(teacher=teacher, tokens=tokens, teacher_token=teacher_token)
 
-    def formgrader(action):
-        """One of the formgrader's buttons, through the hub, in the teacher's server."""
-        status, answer = request(f'{hub.url}/user/{hub.teacher}/formgrader/api/assignment/{ASSIGNMENT}/{action}',
-                                 teacher_token, 'POST')
-        assert status == 200 and answer['success'], (action, answer)
+    def formgrader(call, method='GET', body=None):
+        """A call the formgrader's page makes to its API, through the hub, in the teacher's server."""
+        status, answer = request(f'{hub.url}/user/{hub.teacher}/formgrader/api/{call}', teacher_token, method, body)
+        assert status == 200, (call, answer)
+        return answer
 
-    formgrader('release')
+    def button(action):
+        """One of the formgrader's buttons of the assignment."""
+        answer = formgrader(f'assignment/{ASSIGNMENT}/{action}', 'POST')
+        assert answer['success'], (action, answer)
 
-    # Each student through their own server, all at once: the Assignments tab's calls
+    button('release')
+
+    # The students without a browser through their own servers, at once: the Assignments tab's calls
     began = time.monotonic()
-    with ThreadPoolExecutor(len(students)) as pool:
-        answers = [lambda released, answers=answers: submission(released, NOTEBOOK, answers)
-                   for answers in STUDENTS.values()]
-        list(pool.map(hand_in, [hub] * len(students), students.values(), tokens.values(), [NOTEBOOK] * 3, answers))
-    timings['3 students fetch, save, submit'] = time.monotonic() - began
+    with ThreadPoolExecutor(len(early)) as pool:
+        list(pool.map(lambda student: hand_in(hub, hub.account(early[student]), tokens[student], NOTEBOOK,
+                                              answered(FIRST_ANSWERS[student])), early))
+    timings['2 students fetch, save, submit'] = time.monotonic() - began
     # The hub restarts in the middle of the term: nothing is lost
     hub.stop()
     timings['hub restart'] = hub.start()
     status, users = hub.api('users')
     facts['users after restart'] = {user['name'] for user in users}
 
-    # Back to work: the teacher's server, and a student's who will read their feedback
-    student = students['model']
+    # Back to work: the browser student logs in (the hub starts their server)
+    # while the teacher's server and the model student's start
+    submitted = browser.step(browser.log_in_fetch_and_submit)
     began = time.monotonic()
-    hub.spawn_at_once([hub.teacher, student.name])
+    model = hub.students['model']
+    hub.spawn_at_once([hub.teacher, model])
     timings['2 servers ready'] = time.monotonic() - began
 
+    # The teacher collects what is there; the model student then hands in
+    # their answers, and the teacher collects again, with --update (HUB.md)
+    button('collect')
+    collected = [collected_timestamp(teacher, model)]
+    submit_again(hub, hub.account(model), tokens['model'], NOTEBOOK, answered(STUDENTS['model']))
     began = time.monotonic()
-    formgrader('collect')
+    wait([submitted])  # done or failed: the browser's tests tell which
+    timings['browser student logged in and submitted (waited for)'] = time.monotonic() - began
+    began = time.monotonic()
+    nbgrader_as(teacher, 'collect', '--update', ASSIGNMENT)
+    collected.append(collected_timestamp(teacher, model))
+    facts['collected'] = collected
     nbgrader_as(teacher, 'autograde', ASSIGNMENT)
-    timings['autograde 3 submissions'] = time.monotonic() - began
-    began = time.monotonic()
-    nbgrader_as(teacher, 'generate_feedback', ASSIGNMENT)
-    formgrader('release_feedback')
-    timings['feedback'] = time.monotonic() - began
-    # The teacher grades the model student's written answers by hand, full marks
-    written = [(nbgrader_of(cell)['grade_id'], nbgrader_of(cell)['points']) for cell in read(NOTEBOOK).cells
-               if nbgrader_of(cell).get('grade') and not is_check(cell)]
+    timings['collect again, autograde 3 submissions'] = time.monotonic() - began
+    # The teacher grades the model student's written answers by hand, full
+    # marks, in the formgrader's Manual Grading
+    written = {nbgrader_of(cell)['grade_id']: nbgrader_of(cell)['points'] for cell in read(NOTEBOOK).cells
+               if nbgrader_of(cell).get('grade') and not is_check(cell)}
     assert written
-    done = teacher.run(str(HUB_ENVIRONMENT / 'bin' / 'python'), '-c', (
-        'from nbgrader.api import Gradebook\n'
-        f'with Gradebook("sqlite:///{teacher.home}/teaching/gradebook.db") as gradebook:\n'
-        f'    for grade_id, score in {written!r}:\n'
-        f'        gradebook.find_grade(grade_id, {ASSIGNMENT!r}, {ASSIGNMENT!r}, {hub.students["model"]!r})'
-        '.manual_score = score\n'
-        '    gradebook.db.commit()\n'))
-    assert done.returncode == 0, done.stderr
+    [graded] = [notebook for notebook in formgrader(f'submitted_notebooks/{ASSIGNMENT}/{NOTEBOOK.stem}')
+                if notebook['student'] == model]
+    for grade in formgrader(f'grades?submission_id={graded["id"]}'):
+        if grade['name'] in written:
+            formgrader(f'grade/{grade["id"]}', 'PUT', {'manual_score': written.pop(grade['name'])})
+    assert not written, f'no grade in the gradebook for {written}'
+    began = time.monotonic()
+    button('generate_feedback')
+    button('release_feedback')
+    timings['feedback'] = time.monotonic() - began
+    # The students fetch their feedback, one in the browser, while the teacher exports the grades
+    read_feedback = browser.step(browser.read_feedback)
+    status, listed = request(f'{hub.url}/user/{model}/assignments/fetch_feedback', tokens['model'], 'POST',
+                             {'course_id': COURSE_ID, 'assignment_id': ASSIGNMENT})
+    assert status == 200, listed
     # The teacher imports the class list, then exports the grades
     roster = teacher.home / 'class.csv'
     roster.write_text('id,first_name,last_name,email\n' + ''.join(
@@ -139,20 +206,171 @@ def run_the_term(hub, facts):
         facts['grades'] = {row['student_id']: row for row in csv.DictReader(file) if row['assignment'] == ASSIGNMENT}
     with open(grades, newline='') as file:
         facts['class grades'] = {row['student_id']: row for row in csv.DictReader(file)}
-
-    # The student fetches their feedback
-    server = f'{hub.url}/user/{student.name}'
-    status, listed = request(f'{server}/assignments/fetch_feedback', tokens['model'], 'POST',
-                             {'course_id': COURSE_ID, 'assignment_id': ASSIGNMENT})
-    assert status == 200, listed
-    facts['feedback'] = sorted((student.home / ASSIGNMENT / 'feedback').glob(f'*/{ASSIGNMENT}.html'))
+    began = time.monotonic()
+    wait([read_feedback])
+    timings['browser student read the feedback (waited for)'] = time.monotonic() - began
+    facts['students'] = student_accounts(hub)
+    facts['feedback'] = sorted((facts['students']['model'].home / ASSIGNMENT / 'feedback').glob(f'*/{ASSIGNMENT}.html'))
     LOGS.mkdir(parents=True, exist_ok=True)
     (LOGS / 'timings.json').write_text(json.dumps({step: round(seconds, 1) for step, seconds in timings.items()}))
-    yield facts
+
+
+class HubSession:
+    """A visitor of the hub's own pages (cookies kept), who does not follow
+    redirects: a login's is looked at, not followed (it would start a server)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *arguments):
+            return None
+
+    def __init__(self, hub):
+        self.hub = hub
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), self.NoRedirect)
+
+    def get(self, page):
+        """(status, where it redirects) of the hub's page `page`."""
+        try:
+            with self.opener.open(f'{self.hub.url}/hub/{page}', timeout=60) as answer:
+                return answer.status, answer.headers.get('Location')
+        except urllib.error.HTTPError as answer:
+            return answer.code, answer.headers.get('Location')
+
+    def post(self, page, fields):
+        """Fills in and sends the form of the hub's page `page`: (status, page, where it redirects)."""
+        form = self.opener.open(f'{self.hub.url}/hub/{page}', timeout=60).read().decode()
+        fields = {**fields, '_xsrf': re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)}
+        try:
+            with self.opener.open(f'{self.hub.url}/hub/{page}', urllib.parse.urlencode(fields).encode(),
+                                  timeout=60) as answer:
+                return answer.status, answer.read().decode(), answer.headers.get('Location')
+        except urllib.error.HTTPError as answer:
+            return answer.code, answer.read().decode(), answer.headers.get('Location')
+
+    def log_in(self, name):
+        return self.post('login', {'username': name, 'password': self.hub.password})
+
+
+def sign_up_and_approve(hub, student):
+    """The class's own authenticator (NativeAuthenticator), through the hub's
+    pages: the teacher and `student` sign up, the student tries to log in
+    before the teacher approves them, and after. Returns what the hub
+    answered at each step."""
+    teacher_session, student_session = HubSession(hub), HubSession(hub)
+    answers = {}
+    for session, name in ((teacher_session, hub.teacher), (student_session, student)):
+        status, _, _ = session.post('signup', {'username': name, 'signup_password': hub.password,
+                                               'signup_password_confirmation': hub.password,
+                                               'email': f'{name}@example.org'})
+        answers[f'{"teacher" if name == hub.teacher else "student"} signs up'] = status
+    status, page, _ = student_session.log_in(student)
+    answers['student logs in before the approval'] = (status, 'has not been authorized' in page)
+    status, _, location = teacher_session.log_in(hub.teacher)
+    answers['teacher logs in'] = (status, location)
+    # A redirect back to the list of sign-ups
+    answers['teacher approves'] = teacher_session.get(f'authorize/{student}')[0]
+    status, _, location = student_session.log_in(student)
+    answers['student logs in once approved'] = (status, location)
+    return answers
+
+
+class BrowserStudent:
+    """A student in headless Chromium, in JupyterLab on the hub. Each step
+    runs in a thread of the student's own, so the teacher works meanwhile;
+    a step runs only once the steps before it succeeded, and the browser's
+    tests raise what went wrong first."""
+
+    def __init__(self, hub, name, profile):
+        self.hub, self.name = hub, name
+        self.thread = ThreadPoolExecutor(1)
+        self.driver = None
+        self.steps = []
+        # What the student saw: the Nbgrader menu, the side bars' tabs, the news
+        self.seen = {}
+        self.step(self.start_chromium, profile)
+
+    def step(self, action, *arguments):
+        """Runs `action` in the student's thread after the steps before it; returns its future."""
+        before = list(self.steps)
+
+        def after_the_others():
+            for earlier in before:
+                earlier.result()
+            return action(*arguments)
+        self.steps.append(self.thread.submit(after_the_others))
+        return self.steps[-1]
+
+    def raise_any_failure(self):
+        """Raises the exception of the first step that failed, if one did (once every step is done)."""
+        wait(self.steps)
+        for step in self.steps:
+            step.result()
+
+    def close(self):
+        """Waits for the steps, then closes Chromium."""
+        wait(self.steps)
+        self.thread.shutdown()
+        if self.driver:
+            self.driver.quit()
+
+    def start_chromium(self, profile):
+        self.driver = start_chromium(profile)
+
+    def shown(self, selector, matches):
+        """The elements under `selector` shown, whose text `matches`; none
+        while the list is drawn again (it is, after each action)."""
+        try:
+            return [element for element in self.driver.find_elements(By.CSS_SELECTOR, selector)
+                    if matches(element.text) and element.is_displayed() and element.is_enabled()]
+        except StaleElementReferenceException:
+            return []
+
+    def link(self, selector, text):
+        """The first link of the Assignments tab under `selector` whose text holds `text`, or None."""
+        found = self.shown(f'#nbgrader-assignment-list {selector}', lambda shown_text: text in shown_text)
+        return found[0] if found else None
+
+    def button(self, text):
+        found = self.shown('#nbgrader-assignment-list button', lambda shown_text: shown_text == text)
+        return found[0] if found else None
+
+    def open_assignments(self):
+        """Opens the Assignments tab from the Nbgrader menu; notes the items that menu shows."""
+        self.seen['Nbgrader menu'] = run_command(self.driver, 'Nbgrader', 'nbgrader:open-assignment-list')
+
+    def log_in_fetch_and_submit(self):
+        driver = self.driver
+        driver.get(f'{self.hub.url}/hub/login')
+        driver.find_element(By.ID, 'username_input').send_keys(self.name)
+        driver.find_element(By.ID, 'password_input').send_keys(self.hub.password)
+        driver.find_element(By.ID, 'login_submit').click()
+        # The hub starts the server (the account made on the way) and JupyterLab opens the course
+        wait_for(lambda: any(item.text == 'Nbgrader' for item in
+                             driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel')), 180, 'the Nbgrader menu')
+        self.seen['side bar tabs'] = [tab.get_attribute('title') for tab in
+                                      driver.find_elements(By.CSS_SELECTOR, '.jp-SideBar .lm-TabBar-tab')]
+        self.open_assignments()
+        wait_for(lambda: self.button('Fetch'), 60, 'the released assignment').click()
+        # The fetched assignment lists its notebooks; one opens in JupyterLab
+        wait_for(lambda: self.link('a.assignment-notebooks-link', ASSIGNMENT), 60, 'the fetched assignment').click()
+        wait_for(lambda: self.link('.assignment-notebooks a', NOTEBOOK.stem), 60, 'the notebook\'s link').click()
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.jp-NotebookPanel .jp-Cell'), 60, 'the notebook')
+        screenshot(driver, 'hub-student-notebook')
+        self.open_assignments()
+        wait_for(lambda: self.button('Submit'), 60, 'the Submit button').click()
+        wait_for(lambda: self.button('Fetch Feedback'), 60, 'the submission')
+
+    def read_feedback(self):
+        wait_for(lambda: self.button('Fetch Feedback'), 60, 'the Fetch Feedback button').click()
+        wait_for(lambda: self.link('a', 'view feedback'), 60, 'the feedback\'s link')
+        screenshot(self.driver, 'hub-student-feedback')
+        self.seen['news'] = [toast.text for toast in self.driver.find_elements(By.CSS_SELECTOR, '.Toastify__toast')
+                             if 'news' in toast.text]
 
 
 def test_the_hub_makes_each_account_with_a_private_home_and_the_learners_course(term):
     hub = term['hub']
+    assert set(term['students']) == set(STUDENTS), 'missing accounts (the browser student\'s: see its test)'
     for account in [term['teacher'], *term['students'].values()]:
         assert account.home.stat().st_mode & 0o077 == 0, f'{account.home} is readable by others'
         course = account.home / 'course'
@@ -171,7 +389,8 @@ def test_scores_of_the_model_empty_and_wrong_answers(term):
     # The model answers: every check passed, and the written answers graded by hand
     expected = {'model': points(NOTEBOOK, autograded_only=False), 'empty': 0, 'wrong': 0}
     for student, score in expected.items():
-        row = grades[term['hub'].students[student]]
+        row = grades.get(term['hub'].students[student])
+        assert row and row['timestamp'], f'no submission of {student} graded (the browser student\'s: see its test)'
         assert float(row['score']) == score, (student, row)
         assert float(row['max_score']) == points(NOTEBOOK, autograded_only=False)
         # The class list's names, and a total per student, in the file a learning platform imports
@@ -181,12 +400,46 @@ def test_scores_of_the_model_empty_and_wrong_answers(term):
         assert float(by_student['total']) == float(by_student[ASSIGNMENT]) == score
 
 
+def test_the_teachers_collect_with_update_takes_a_resubmission(term):
+    hub, name = term['hub'], term['hub'].students['model']
+    handed_in = sorted(path.read_text().strip() for path in
+                       hub.exchange.glob(f'{COURSE_ID}/inbound/{name}+{ASSIGNMENT}+*/timestamp.txt'))
+    # Both submissions reached the exchange; the first collect took the
+    # first, the second the one handed in again (its grade: the test above)
+    assert len(handed_in) == 2, handed_in
+    assert term['collected'] == handed_in, term['collected']
+
+
 def test_the_student_fetches_feedback_without_the_hidden_tests(term):
     assert len(term['feedback']) == 1, term['feedback']
     shown = text_of(term['feedback'][0])
     assert 'the checks passed' in shown
     hidden = hidden_test_lines(NOTEBOOK)
     assert hidden and not hidden & {line.strip() for line in shown.splitlines()}
+
+
+def page_config(hub, name, token):
+    """The settings JupyterLab's page hands the browser in `name`'s server."""
+    status, page = request(f'{hub.url}/user/{name}/lab', token)
+    assert status == 200, page
+    return json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                page, re.DOTALL).group(1))
+
+
+def test_students_have_no_formgrader_and_the_teacher_has_it(term):
+    hub, student = term['hub'], term['hub'].students['model']
+    # What the student sees of it (a misspelt plugin would leave its menu item): the browser test
+    disabled = page_config(hub, student, term['tokens']['model'])['disabledExtensions']
+    assert set(TEACHERS_LAB_PLUGINS) <= set(disabled), disabled
+    disabled = page_config(hub, hub.teacher, term['teacher_token'])['disabledExtensions']
+    assert not set(TEACHERS_LAB_PLUGINS) & set(disabled), disabled
+    # The formgrader's page and the list of courses to grade (server extensions)
+    for path in ('formgrader', 'formgraders'):
+        assert request(f'{hub.url}/user/{student}/{path}', term['tokens']['model'])[0] == 404, path
+        assert request(f'{hub.url}/user/{hub.teacher}/{path}', term['teacher_token'])[0] == 200, path
+    # The Assignments tab's server side stays
+    status, listed = request(f'{hub.url}/user/{student}/assignments?course_id={COURSE_ID}', term['tokens']['model'])
+    assert status == 200 and listed['success'], listed
 
 
 def test_a_students_token_cannot_reach_another_students_server(term):
@@ -222,115 +475,42 @@ def test_a_students_account_cannot_read_others_work_the_source_or_the_gradebook(
     assert not intruder.can_list(exchange / 'inbound')
 
 
-def test_students_sign_up_and_log_in_once_the_teacher_approves_them():
-    """The class's own authenticator (NativeAuthenticator), through the hub's
-    pages: sign-up, a refused login before approval, the teacher's approval."""
-    hub = ClassHub(PREFIX, ['signup'], sign_up=True)
-    student, password = hub.students['signup'], 'a long enough password'
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *arguments):
-            return None  # a login answers with a redirect: looked at, not followed (it would start a server)
-
-    def session():
-        return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
-
-    def post(opener, page, fields):
-        form = opener.open(f'{hub.url}/hub/{page}', timeout=60).read().decode()
-        fields['_xsrf'] = re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)
-        try:
-            with opener.open(f'{hub.url}/hub/{page}', urllib.parse.urlencode(fields).encode(), timeout=60) as answer:
-                return answer.status, answer.read().decode(), answer.headers.get('Location')
-        except urllib.error.HTTPError as answer:
-            return answer.code, answer.read().decode(), answer.headers.get('Location')
-
-    def log_in(opener, name):
-        return post(opener, 'login', {'username': name, 'password': password})
-
-    try:
-        hub.start()
-        teacher_session, student_session = session(), session()
-        for opener, name in ((teacher_session, hub.teacher), (student_session, student)):
-            status, _, _ = post(opener, 'signup', {'username': name, 'signup_password': password,
-                                                   'signup_password_confirmation': password,
-                                                   'email': f'{name}@example.org'})
-            assert status == 200
-        status, page, _ = log_in(student_session, student)
-        assert status == 200 and 'has not been authorized' in page
-        status, _, location = log_in(teacher_session, hub.teacher)
-        assert status == 302 and '/hub/login' not in location, (status, location)
-        with pytest.raises(urllib.error.HTTPError) as approved:  # a redirect back to the list of sign-ups
-            teacher_session.open(f'{hub.url}/hub/authorize/{student}', timeout=60)
-        assert approved.value.code == 302
-        status, _, location = log_in(student_session, student)
-        assert status == 302 and '/hub/login' not in location, (status, location)
-    finally:
-        hub.remove_everything()
+def test_students_sign_up_and_log_in_once_the_teacher_approves_them(term):
+    """On the hub's pages: the teacher (a name of COURSE_HUB_TEACHERS) is
+    approved at once, a student only by the teacher."""
+    answers = term['sign-up']
+    assert answers['teacher signs up'] == answers['student signs up'] == 200, answers
+    assert answers['student logs in before the approval'] == (200, True), answers
+    status, location = answers['teacher logs in']
+    assert status == 302 and '/hub/login' not in location, answers
+    assert answers['teacher approves'] == 302, answers
+    status, location = answers['student logs in once approved']
+    assert status == 302 and '/hub/login' not in location, answers
 
 
-@pytest.mark.hub_browser
-def test_a_students_whole_path_in_a_browser(term, tmp_path):
-    """Log in, the Assignments tab, fetch, open, submit; the teacher grades;
-    the student fetches the feedback and sees its link. Headless Chromium."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-
-    from browser import screenshot, start_chromium
-    from test_lab_in_browser import run_command
-
-    hub, teacher = term['hub'], term['teacher']
+def test_a_students_whole_path_in_a_browser(term):
+    """Log in (after the hub's restart: the sign-up stayed), the Assignments
+    tab, fetch, open, submit; the teacher grades; the student fetches the
+    feedback and sees its link. Headless Chromium, during the term."""
+    browser, hub = term['browser'], term['hub']
+    browser.raise_any_failure()
     name = hub.students[BROWSER_STUDENT]
-    driver = start_chromium(tmp_path / 'profile')
+    assert sorted(hub.exchange.glob(f'{COURSE_ID}/inbound/{name}+{ASSIGNMENT}+*'))
+    student = term['students'][BROWSER_STUDENT]
+    assert sorted((student.home / ASSIGNMENT / 'feedback').glob(f'*/{ASSIGNMENT}.html'))
+    # The course's quiet start: JupyterLab asked nothing about news
+    assert not browser.seen['news']
 
-    def shown(selector, matches):
-        """The elements under `selector` whose text `matches`; none while the
-        list is drawn again (it is, after each action)."""
-        try:
-            return [element for element in driver.find_elements(By.CSS_SELECTOR, selector)
-                    if matches(element.text) and element.is_enabled()]
-        except StaleElementReferenceException:
-            return []
 
-    def links(text):
-        return shown('#nbgrader-assignment-list a', lambda shown_text: text in shown_text)
-
-    def button(text):
-        found = shown('#nbgrader-assignment-list button', lambda shown_text: shown_text == text)
-        return found[0] if found else None
-
-    try:
-        driver.get(f'{hub.url}/hub/login')
-        driver.find_element(By.ID, 'username_input').send_keys(name)
-        driver.find_element(By.ID, 'password_input').send_keys(hub.password)
-        driver.find_element(By.ID, 'login_submit').click()
-        # The hub starts the server (the account made on the way) and JupyterLab opens the course
-        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel'), 180, 'JupyterLab')
-        wait_for(lambda: any(item.text == 'Nbgrader' for item in
-                             driver.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel')), 60, 'the Nbgrader menu')
-        run_command(driver, 'Nbgrader', 'nbgrader:open-assignment-list')
-        wait_for(lambda: button('Fetch'), 60, 'the released assignment').click()
-        wait_for(lambda: links(NOTEBOOK.stem), 60, 'the fetched assignment')
-        driver.get(f'{hub.url}/user/{name}/lab/tree/{ASSIGNMENT}/{NOTEBOOK.name}')
-        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '.jp-NotebookPanel .jp-Cell'), 60, 'the notebook')
-        screenshot(driver, 'hub-student-notebook')
-        run_command(driver, 'Nbgrader', 'nbgrader:open-assignment-list')
-        wait_for(lambda: button('Submit'), 60, 'the Submit button').click()
-        wait_for(lambda: button('Fetch Feedback'), 60, 'the submission')
-        student = hub.account(name)
-        assert sorted(hub.exchange.glob(f'{COURSE_ID}/inbound/{name}+{ASSIGNMENT}+*'))
-
-        nbgrader_as(teacher, 'collect', '--update', ASSIGNMENT)
-        for step in ('autograde', 'generate_feedback', 'release_feedback'):
-            nbgrader_as(teacher, step, ASSIGNMENT, f'--student={name}')
-        wait_for(lambda: button('Fetch Feedback'), 60, 'the Fetch Feedback button').click()
-        wait_for(lambda: links('view feedback'), 60, 'the feedback\'s link')
-        screenshot(driver, 'hub-student-feedback')
-        # The course's quiet start: JupyterLab asked nothing about news
-        assert not [toast for toast in driver.find_elements(By.CSS_SELECTOR, '.Toastify__toast')
-                    if 'news' in toast.text]
-        assert sorted((student.home / ASSIGNMENT / 'feedback').glob(f'*/{ASSIGNMENT}.html'))
-    finally:
-        driver.quit()
+def test_a_student_sees_no_formgrader_in_jupyterlab(term):
+    browser = term['browser']
+    if 'Nbgrader menu' not in browser.seen:
+        browser.raise_any_failure()
+    tabs = browser.seen['side bar tabs']
+    assert any(title.startswith('File Browser') for title in tabs), tabs
+    # The menu: no Formgrader, Course List or Create Assignment; the side bars: no Create Assignment
+    assert (browser.seen['Nbgrader menu'], [title for title in tabs if 'Create Assignment' in title]) == \
+        (['Assignment List'], [])
 
 
 def test_the_hub_left_no_process_behind_when_stopped(term):
@@ -356,6 +536,24 @@ def test_a_second_start_copies_only_what_the_learner_lacks(tmp_path):
     (course / 'notebooks' / 'b.ipynb').write_text('added later')
     assert copy_missing(course, home, account) == [home / 'helpers.py', home / 'notebooks' / 'b.ipynb']
     assert (home / 'notebooks' / 'a.ipynb').read_text() == 'the learner\'s work'
+
+
+def test_accounts_made_at_once_are_all_made():
+    """A class's servers start at once, each making its account in a thread
+    of the hub's, the first ones the course's group too."""
+    from hub import ensure_account
+
+    group = PREFIX + secrets.token_hex(3)
+    names = [f'{group}-{number}' for number in range(6)]
+    try:
+        with ThreadPoolExecutor(len(names)) as pool:
+            made = list(pool.map(lambda name: ensure_account(name, group), names))
+        assert [account.pw_name for account in made] == names
+        assert set(names) <= set(grp.getgrnam(group).gr_mem)
+    finally:
+        for name in names:
+            subprocess.run(['userdel', '--remove', name], capture_output=True)
+        subprocess.run(['groupdel', group], capture_output=True)
 
 
 def test_the_hub_refuses_a_clone_whose_solutions_other_users_can_read():

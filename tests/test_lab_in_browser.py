@@ -121,12 +121,18 @@ def open_in_lab(browser, server, path):
 
 
 def run_command(browser, menu, command):
-    """Clicks `menu` in the menu bar, then its item that runs `command`."""
+    """Clicks `menu` in the menu bar, then its item that runs `command`;
+    returns the labels of the items the menu showed."""
     items = browser.find_elements(By.CSS_SELECTOR, '.lm-MenuBar-itemLabel')
     next(item for item in items if item.text == menu).click()
     item = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'.lm-Menu-item[data-command="{command}"]'),
                     10, f'the menu item {command}')
+    # One call: JupyterLab hides (not removes) the items of commands no plugin defined
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('.lm-Menu .lm-Menu-item')].filter(item => item.offsetParent)"
+        ".map(item => item.querySelector('.lm-Menu-itemLabel')?.textContent ?? '')")
     item[0].click()
+    return shown
 
 
 def cells(browser):

@@ -1,8 +1,9 @@
 """A class's JupyterHub started from the course's jupyterhub_config.py for the
 tests and the load benchmark: test accounts (a distinctive name, a random
-part of their own), free ports, DummyAuthenticator in place of the sign-up,
-an administrator's token for the hub's API, and the removal of everything it
-made (processes, accounts, their group and folders), even after a failure.
+part of their own), free ports, DummyAuthenticator in place of the sign-up
+unless asked for the class's own, an administrator's token for the hub's
+API, and the removal of everything it made (processes, accounts, their
+group and folders), even after a failure.
 
 Needs root and the servers' environment (`make hub-env`)."""
 import json
@@ -78,8 +79,9 @@ class ClassHub:
         """A hub whose teacher is PREFIX<random>-teacher, and whose students are
         PREFIX<random>-<name> for each name of `students` (short: a Unix
         account name has at most 32 characters). Everyone logs in with
-        `password` (DummyAuthenticator), or, with `sign_up`, through the
-        class's own sign-up and approval (jupyterhub_config.py's authenticator)."""
+        `password` (DummyAuthenticator), or, with `sign_up`, once signed up
+        (with `password`, say) and approved through the class's own pages
+        (jupyterhub_config.py's authenticator)."""
         self.folder = Path(tempfile.mkdtemp(prefix=f'{prefix}-'))
         # The students' servers cross it to reach the class's folder
         self.folder.chmod(0o755)
@@ -90,7 +92,7 @@ class ClassHub:
         self.port, self.api_port, self.proxy_api_port = free_port(), free_port(), free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.token = secrets.token_hex(32)
-        # Every account's password at the hub's login page (DummyAuthenticator)
+        # Every account's password at the hub's login page (DummyAuthenticator; the sign-up's too)
         self.password = secrets.token_hex(16)
         self.class_folder = self.folder / 'class'
         self.exchange = self.class_folder / 'exchange'
@@ -296,17 +298,25 @@ def hand_in(hub, account, token, notebook, answer):
     answers it with `answer` (a function from the fetched notebook to the
     answered one) and submits it, through their server, as JupyterLab's
     Assignments tab does."""
+    status, listed = request(f'{hub.url}/user/{account.name}/assignments/fetch', token, 'POST',
+                             {'course_id': COURSE_ID, 'assignment_id': notebook.stem})
+    assert status == 200, listed
+    submit_again(hub, account, token, notebook, answer)
+
+
+def submit_again(hub, account, token, notebook, answer):
+    """`account` answers their fetched copy of the exercise `notebook` with
+    `answer` (as in hand_in), saves it and submits it, through their server:
+    a student changing their work after a submission does just this."""
     assignment = notebook.stem
     server = f'{hub.url}/user/{account.name}'
-    body = {'course_id': COURSE_ID, 'assignment_id': assignment}
-    status, listed = request(f'{server}/assignments/fetch', token, 'POST', body)
-    assert status == 200, listed
     fetched = account.home / assignment / notebook.name
     assert fetched.is_file() and fetched.stat().st_uid == account.uid
     answered = answer(nbformat.read(fetched, as_version=4))
     status, saved = request(f'{server}/api/contents/{assignment}/{notebook.name}', token, 'PUT',
                             {'type': 'notebook', 'format': 'json', 'content': answered})
     assert status == 200, saved
-    status, listed = request(f'{server}/assignments/submit', token, 'POST', body)
+    status, listed = request(f'{server}/assignments/submit', token, 'POST',
+                             {'course_id': COURSE_ID, 'assignment_id': assignment})
     assert status == 200 and listed['success'], listed
     assert any(entry['status'] == 'submitted' for entry in listed['value']), listed

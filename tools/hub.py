@@ -4,8 +4,9 @@ root) and by the hub itself before it starts a user's server.
 jupyterhub_config.py calls `prepare` each time the hub starts: it writes,
 under the class's folder (readable by every user), the learners' course (no
 solutions), the nbgrader settings that every server reads into the
-environment the servers run from, and the exchange folder, with the
-permissions nbgrader documents. The course's own clone must stay private to
+environment the servers run from, the settings only students' servers read
+(no formgrader), and the exchange folder, with the permissions nbgrader
+documents. The course's own clone must stay private to
 root: it holds the teachers' solutions, so `prepare` refuses to go on while
 another user could read them.
 
@@ -17,6 +18,7 @@ learner's work is never overwritten) and, for a teacher, makes the nbgrader
 course ~/teaching (source/ and release/ of every exercise) on first start.
 """
 import grp
+import json
 import os
 import pwd
 import shutil
@@ -24,6 +26,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import grading_rules
@@ -40,6 +43,17 @@ ROSTER_COMMAND = 'course-roster'
 SERVER_SETTINGS = (NBGRADER_SETTINGS, *GRADING_RULES, PRIVATE_SUBMIT, ROSTER)
 # The course's Jupyter settings (.jupyter/README.md) that every server gets too
 QUIET_START = ['jupyter_server_config.json', 'labconfig/default_setting_overrides.json']
+# The Jupyter settings only students' servers read (jupyterhub_config.py puts
+# this folder, under the class's folder, in their JUPYTER_CONFIG_PATH)
+STUDENTS_SETTINGS = 'students-jupyter'
+# What only a teacher's server offers: nbgrader's formgrader and list of
+# courses to grade (server extensions), and the JupyterLab plugins that open
+# them or the Create Assignment sidebar. A student's Nbgrader menu then keeps
+# only Assignment List: the menu plugin adds an item for every command, and
+# JupyterLab hides the items whose command no plugin defined
+TEACHERS_SERVER_EXTENSIONS = ['nbgrader.server_extensions.formgrader', 'nbgrader.server_extensions.course_list']
+TEACHERS_LAB_PLUGINS = ['@jupyter/nbgrader:formgrader', '@jupyter/nbgrader:course-list',
+                        '@jupyter/nbgrader:create-assignment']
 # Where a learner's copy of the course and a teacher's nbgrader course lie
 COURSE_IN_HOME = 'course'
 TEACHING_IN_HOME = 'teaching'
@@ -89,10 +103,23 @@ def make_world_readable(folder):
         path.chmod(path.stat().st_mode | extra)
 
 
+def students_settings(folder):
+    """Writes into `folder` the Jupyter settings that turn the teachers' parts
+    of nbgrader off (server extensions and JupyterLab plugins); the assignment
+    list and the Validate button stay."""
+    folder = Path(folder)
+    (folder / 'labconfig').mkdir(parents=True, exist_ok=True)
+    server = {'ServerApp': {'jpserver_extensions': {name: False for name in TEACHERS_SERVER_EXTENSIONS}}}
+    (folder / 'jupyter_server_config.json').write_text(json.dumps(server, indent=2) + '\n')
+    lab = {'disabledExtensions': {name: True for name in TEACHERS_LAB_PLUGINS}}
+    (folder / 'labconfig' / 'page_config.json').write_text(json.dumps(lab, indent=2) + '\n')
+
+
 def prepare(prefix, exchange, environment=sys.prefix):
     """Everything the hub needs besides its environment (`environment`, the
     one the servers run from): the learners' course under `prefix`, the
-    servers' nbgrader settings and the exchange folder."""
+    servers' nbgrader settings, the students' own settings and the exchange
+    folder."""
     refuse_readable_solutions()
     prefix = Path(prefix)
     prefix.mkdir(parents=True, exist_ok=True)
@@ -108,6 +135,9 @@ def prepare(prefix, exchange, environment=sys.prefix):
         (settings / name).parent.mkdir(exist_ok=True)
         shutil.copy(COURSE_ROOT / '.jupyter' / name, settings / name)
     make_world_readable(settings)
+    # Root's: a student reads them, and cannot change them for every student
+    students_settings(prefix / STUDENTS_SETTINGS)
+    make_world_readable(prefix / STUDENTS_SETTINGS)
     make_exchange(exchange)
 
 
@@ -141,6 +171,10 @@ def make_exchange(exchange):
     exchange.chmod(EXCHANGE_MODE)
 
 
+# Held while an account is checked or made (ensure_account)
+ACCOUNTS_BEING_MADE = threading.Lock()
+
+
 def ensure_group(group):
     """Makes the Unix group `group` if it is missing."""
     try:
@@ -154,14 +188,18 @@ def ensure_account(name, group):
     own, a home folder only its owner can read, and a member of `group`. An
     account that exists outside `group` is not the course's: refused (a hub
     user named root or daemon must never get a server)."""
-    ensure_group(group)
-    try:
-        account = pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(['useradd', '--create-home', '--shell', '/bin/bash', '--groups', group, name], check=True)
-        account = pwd.getpwnam(name)
-        Path(account.pw_dir).chmod(0o700)
-        return account
+    # One at a time: the hub makes accounts in threads, one per server
+    # starting, and two of them could both find the group missing and make
+    # it (the second groupadd fails), or both edit /etc/group at once
+    with ACCOUNTS_BEING_MADE:
+        ensure_group(group)
+        try:
+            account = pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(['useradd', '--create-home', '--shell', '/bin/bash', '--groups', group, name], check=True)
+            account = pwd.getpwnam(name)
+            Path(account.pw_dir).chmod(0o700)
+            return account
     if name not in grp.getgrnam(group).gr_mem:
         raise PermissionError(f'the Unix account {name} exists and is not in the course group {group}: '
                               f'refusing to start a server as it; choose another user name')
