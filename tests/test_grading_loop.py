@@ -426,8 +426,9 @@ def write_roster(path, text):
     return path
 
 
-def test_a_roster_with_wrong_rows_is_refused_whole_with_every_row_named(tmp_path):
+def test_a_roster_with_wrong_rows_is_refused_whole_with_every_row_named(tmp_path, capsys):
     from roster import USER_NAME, import_roster, read_roster
+    from roster import main as roster_command
 
     bad = write_roster(tmp_path / 'class.csv', 'id,first_name,email\nada,Ada,ada@school.example\n,Bo,bo@x\n'
                        'Carl 1,Carl,carl@x\nada,Ada,ada2@x\ndee,Dee,dee.school.example\n')
@@ -450,6 +451,9 @@ def test_a_roster_with_wrong_rows_is_refused_whole_with_every_row_named(tmp_path
         {'id': 'Ada_L', 'first_name': '', 'last_name': '', 'email': ''}]
     with pytest.raises(ValueError, match="'Ada_L' cannot be a student id \\(a user name: "):
         read_roster(tmp_path / 'ids.csv', ids=USER_NAME)
+    # The hub's course-roster: one line, no traceback
+    assert roster_command([str(tmp_path / 'ids.csv'), '--course', str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"roster: {tmp_path / 'ids.csv'}: nothing imported")
 
 
 def test_a_due_date_or_assignment_that_is_wrong_gets_one_clear_error(graded_course):

@@ -398,6 +398,8 @@ def test_scores_of_the_model_empty_and_wrong_answers(term):
         email = f'{row["student_id"]}@school.example'
         assert (by_student['first_name'], by_student['email']) == (student.title(), email)
         assert float(by_student['total']) == float(by_student[ASSIGNMENT]) == score
+        # Handed in as released is told apart from handed in wrong
+        assert row['status'] == ('blank' if student == 'empty' else 'on time'), (student, row)
 
 
 def test_the_teachers_collect_with_update_takes_a_resubmission(term):

@@ -71,13 +71,13 @@ def read_roster(path, ids=FOLDER_NAME):
     return students
 
 
-def import_roster(path, course_folder):
-    """Checks a class list, then writes it into `course_folder`'s gradebook;
-    returns (students imported, ids of students with a
-    submission who are not on the list)."""
+def import_roster(path, course_folder, ids=FOLDER_NAME):
+    """Checks a class list (each id must match `ids`), then writes it into
+    `course_folder`'s gradebook; returns (students imported, ids of students
+    with a submission who are not on the list)."""
     from nbgrader.api import Gradebook
 
-    students = read_roster(path)
+    students = read_roster(path, ids)
     database = Path(course_folder) / 'gradebook.db'
     if not database.is_file():
         raise ValueError(f'{course_folder} holds no gradebook.db: release the assignments first (make release)')
