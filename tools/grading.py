@@ -42,7 +42,7 @@ from pathlib import Path
 
 from course import COURSE_ROOT, EXERCISES, write_atomically
 from course_source import ReleaseStopped, repository_files, sync_source
-from roster import import_roster
+from roster import import_and_report
 
 DEFAULT_COURSE_FOLDER = COURSE_ROOT / 'build' / 'course'
 # What tools/tampering.py logs for each locked cell a student edited
@@ -193,8 +193,8 @@ def grade(course_folder=DEFAULT_COURSE_FOLDER, assignment=ALL, student=None):
     if edits:
         # nbgrader's log is long: the teacher reads this at its end
         print('Locked cells edited by a student (graded as released, the edits ignored):')
-        for student, cell, notebook in edits:
-            print(f'  {student}: {cell} in {notebook}')
+        for editor, cell, notebook in edits:
+            print(f'  {editor}: {cell} in {notebook}')
     return grades
 
 
@@ -217,10 +217,7 @@ def main():
             for name in release(args.course):
                 print(args.course / 'release' / name)
         elif args.step == 'roster':
-            students, unlisted = import_roster(args.file, args.course)
-            print(f'{len(students)} students on the roster of {args.course}')
-            if unlisted:
-                print(f'Not on the list but with submissions (kept): {", ".join(unlisted)}')
+            import_and_report(args.file, args.course)
         elif args.step == 'due':
             print(f'{args.assignment} is due {set_due_date(args.course, args.assignment, args.when)} UTC')
         else:

@@ -90,6 +90,14 @@ def import_roster(path, course_folder, ids=FOLDER_NAME):
     return students, unlisted
 
 
+def import_and_report(path, course_folder, ids=FOLDER_NAME):
+    """import_roster(), then says what it did."""
+    students, unlisted = import_roster(path, course_folder, ids)
+    print(f'{len(students)} students on the roster of {course_folder}')
+    if unlisted:
+        print(f'Not on the list but with submissions (kept): {", ".join(unlisted)}')
+
+
 def main(arguments=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('roster', type=Path, help='the class list, a CSV file')
@@ -97,13 +105,10 @@ def main(arguments=None):
     args = parser.parse_args(arguments)
     try:
         # The hub's teachers run this: their students are the hub's users
-        students, unlisted = import_roster(args.roster, args.course, ids=USER_NAME)
+        import_and_report(args.roster, args.course, ids=USER_NAME)
     except ValueError as error:
         print(f'roster: {error}', file=sys.stderr)
         return 2
-    print(f'{len(students)} students on the roster of {args.course}')
-    if unlisted:
-        print(f'Not on the list but with submissions (kept): {", ".join(unlisted)}')
     return 0
 
 
