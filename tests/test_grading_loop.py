@@ -321,6 +321,15 @@ def test_the_hubs_servers_get_the_course_grading_rules_from_the_files_the_hub_co
     assert 'HideHiddenTests' in servers_rules[-2] and servers_rules[-1] == 'OfflineFeedbackExporter'
 
 
+
+def test_the_kubernetes_image_gets_every_settings_file_the_hub_copies():
+    # deploy/Dockerfile cannot import tools/hub.py: its COPY line names the files
+    from hub import SERVER_SETTINGS
+
+    dockerfile = (COURSE_ROOT / 'deploy' / 'Dockerfile').read_text().replace('\\\n', ' ')
+    copy = next(line for line in dockerfile.splitlines() if line.startswith('COPY hub/nbgrader_config.py'))
+    assert sorted(copy.split()[1:-1]) == sorted(str(path.relative_to(COURSE_ROOT)) for path in SERVER_SETTINGS)
+
 def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_in_again(graded_course, tmp_path):
     """A hand grade given between two `make grade` runs is kept, and not
     flagged for grading again; a submission handed in again is autograded

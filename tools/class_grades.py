@@ -70,7 +70,9 @@ def assignment_row(gradebook, assignment, student, share_per_day):
 
 
 def write_csv(path, header, rows):
-    """Writes a CSV file whole, then puts it in place of `path`."""
+    """Writes a CSV file whole, then puts it in place of `path` (as
+    course.write_atomically does; this module is copied to the hub's servers
+    without course.py)."""
     partial = path.with_name(f'.{path.name}.partial')
     with open(partial, 'w', newline='') as file:
         writer = csv.DictWriter(file, fieldnames=header)

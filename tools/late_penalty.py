@@ -37,7 +37,7 @@ class LatePenaltyPerDay(LateSubmissionPlugin):
 def penalty(score, seconds_late, share_per_day):
     """The points a score loses when handed in `seconds_late` seconds after
     the due date: `share_per_day` of it for each day started, at most all."""
-    if not seconds_late or seconds_late <= 0:
+    if seconds_late <= 0:
         return 0.0
     days_started = math.ceil(seconds_late / SECONDS_PER_DAY)
     return score * min(1.0, share_per_day * days_started)
