@@ -10,6 +10,10 @@ $(error TORCH=$(TORCH): the one choice is TORCH=cpu; leave it out for pip's defa
 endif
 BIN := $(VENV)/bin
 READY := $(VENV)/.requirements-installed
+# The course's own package (classroom/ and hub/, pyproject.toml), installed
+# in place (editable) into .venv after the pins: its commands (course-check,
+# course-grading, ...) and what nbgrader's settings import
+PACKAGE_READY := $(VENV)/.course-package-installed
 # The teachers' tools (nbgrader): `make student` needs them alone, `make
 # release`, `make grade` and `make test` beside requirements.txt, `make lab`
 # not at all
@@ -25,10 +29,11 @@ SITE_READY := $(VENV)/.site-requirements-installed
 HUB_PYTHON ?= /usr/bin/python3
 HUB_ENV ?= /opt/pytorch-course-hub/env
 HUB_READY := $(HUB_ENV)/.requirements-installed
+HUB_PACKAGE := $(HUB_ENV)/.course-package-installed
 # The hub's tests make Unix accounts: run as root (CI), `make test` makes the
 # hub's environment first; as another user they are skipped, and it is not made
 ifeq ($(shell id -u),0)
-TEST_HUB := $(HUB_READY)
+TEST_HUB := $(HUB_PACKAGE)
 endif
 
 .PHONY: help setup lab notebook test lint run outputs check exercises solutions kernel-check student release roster due grade \
@@ -38,7 +43,7 @@ endif
 help: ## lists these commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 20
 
-setup: $(READY) ## makes .venv and installs requirements.txt (TORCH=cpu: PyTorch's CPU build)
+setup: $(READY) $(PACKAGE_READY) ## makes .venv and installs requirements.txt (TORCH=cpu: PyTorch's CPU build)
 
 # The oldest Python that every pin of requirements.txt supports (their
 # Requires-Python; tests/test_course_details.py keeps it true)
@@ -56,9 +61,14 @@ endif
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(TEACHER_READY): requirements-teacher.txt
+$(TEACHER_READY): requirements-teacher.txt | $(PACKAGE_READY)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-teacher.txt
+	touch $@
+
+$(PACKAGE_READY): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check --no-deps --editable .
 	touch $@
 
 $(DEV_READY): $(READY) $(TEACHER_READY) requirements-dev.txt requirements-site.txt
@@ -68,14 +78,14 @@ $(DEV_READY): $(READY) $(TEACHER_READY) requirements-dev.txt requirements-site.t
 # Opens JupyterLab at the course's root, on the chapter notebook, with the
 # course's settings (.jupyter/); more options through LAB_FLAGS, e.g.
 # LAB_FLAGS='--no-browser --port 8890'. The browser tests start it the same
-# way (tools/lab.py)
+# way (classroom/lab.py)
 LAB_FLAGS ?=
 lab: setup ## opens the course in JupyterLab, at the course's root
-	$(BIN)/python tools/lab.py $(LAB_FLAGS)
+	$(BIN)/course-lab $(LAB_FLAGS)
 
 # The same in the classic Notebook interface
 notebook: setup ## the same in the classic Notebook interface
-	$(BIN)/python tools/lab.py --notebook $(LAB_FLAGS)
+	$(BIN)/course-lab --notebook $(LAB_FLAGS)
 
 # The linter, then the unit tests, every notebook re-executed under strict
 # nbval and the exercises' student copies built and checked, over every core
@@ -92,53 +102,53 @@ lint: $(DEV_READY) ## checks the code's style and unused code (ruff)
 # not changed); NB=notebooks/exercises/NAME.ipynb checks one
 NB ?=
 check: setup ## grades your exercises: points, and what failed (NB=notebooks/exercises/... for one)
-	$(BIN)/python tools/check_exercises.py $(NB)
+	$(BIN)/course-check $(NB)
 
 # Executes every notebook headless into build/executed/, with timings
 run: setup ## executes every notebook into build/executed/, with timings
-	$(BIN)/python tools/run_notebooks.py --out build/executed
+	$(BIN)/python -m tools.run_notebooks --out build/executed
 
 # For maintainers: re-executes every notebook in place, so its stored
 # outputs are those of a real run on the pinned versions
 outputs: setup ## re-executes every notebook in place (maintainers)
-	$(BIN)/python tools/run_notebooks.py --in-place
+	$(BIN)/python -m tools.run_notebooks --in-place
 
 # For maintainers: after changing a teacher's version in source/, writes its
 # learners' version into notebooks/exercises/ (never over a learner's work)
 exercises: $(TEACHER_READY) ## writes the learners' exercises from source/ (maintainers)
-	$(BIN)/python tools/build_student_copies.py --in-place
+	$(BIN)/course-copies --in-place
 
 # The model solutions of the exercises, without the hidden tests, in
 # build/solutions/: one deliberate step away from the learner's notebooks
 solutions: $(TEACHER_READY) ## writes the exercises' model solutions into build/solutions/
-	$(BIN)/python tools/build_student_copies.py --solutions
+	$(BIN)/course-copies --solutions
 
 # For maintainers: re-executes notebooks on other CPU kernels than this
-# machine's own (tools/kernel_sets.py) and lists, cell by cell, every stored
+# machine's own (tools/cpu_kernel_sets.py) and lists, cell by cell, every stored
 # output that changes; NB=notebooks/... checks one notebook
 kernel-check: setup ## lists stored outputs that change on other CPU kernels (NB=... for one)
-	$(BIN)/python tools/kernel_sensitivity.py $(NB)
+	$(BIN)/python -m tools.check_cpu_kernels $(NB)
 
 # The learners' copy of the course, exercise solutions removed, in build/student/
 student: $(TEACHER_READY) ## builds the learners' copy in build/student/
-	$(BIN)/python tools/build_student_copies.py build/student
+	$(BIN)/course-copies build/student
 
 # The nbgrader course in build/course/ (settings in nbgrader_config.py): one
 # assignment per exercise notebook, source/ and its release/ versions
 release: $(READY) $(TEACHER_READY) ## builds the nbgrader course in build/course/ (release/)
-	$(BIN)/python tools/grading.py release
+	$(BIN)/course-grading release
 
 # Imports the class list (a CSV file: id, first_name, last_name, email) into
 # build/course/gradebook.db: the grade files then carry names and e-mails
 FILE ?=
 roster: $(TEACHER_READY) ## imports the class list into the course: make roster FILE=class.csv
-	$(BIN)/python tools/grading.py roster '$(FILE)'
+	$(BIN)/course-grading roster '$(FILE)'
 
 # Sets an assignment's due date, with its time zone; work handed in later
-# loses 10% of its score per day started (tools/late_penalty.py)
+# loses 10% of its score per day started (classroom/grading/late_penalty.py)
 DUE ?=
 due: $(TEACHER_READY) ## sets a due date: make due ASSIGNMENT=... DUE='2027-01-15 17:00 Europe/Paris'
-	$(BIN)/python tools/grading.py due '$(ASSIGNMENT)' '$(DUE)'
+	$(BIN)/course-grading due '$(ASSIGNMENT)' '$(DUE)'
 
 # Autogrades every submission in build/course/submitted/<student>/<assignment>/
 # that is new or handed in again (ASSIGNMENT=..., STUDENT=...: only those),
@@ -147,7 +157,7 @@ due: $(TEACHER_READY) ## sets a due date: make due ASSIGNMENT=... DUE='2027-01-1
 ASSIGNMENT ?=
 STUDENT ?=
 grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/ (ASSIGNMENT=, STUDENT=: only those): grades, feedback
-	$(BIN)/python tools/grading.py grade $(if $(ASSIGNMENT),--assignment '$(ASSIGNMENT)') \
+	$(BIN)/course-grading grade $(if $(ASSIGNMENT),--assignment '$(ASSIGNMENT)') \
 		$(if $(STUDENT),--student '$(STUDENT)')
 
 # The course as a static web site in build/site/ (open build/site/index.html),
@@ -160,16 +170,16 @@ $(SITE_READY): requirements-site.txt
 
 # HUB=https://hub.school.example adds a button that opens each chapter on
 # that JupyterHub (nbgitpuller) beside Colab's and Binder's; all of them
-# need the published address (tools/publishing.py, PUBLISHING.md)
+# need the published address (tools/publish.py, PUBLISHING.md)
 HUB ?=
 site: $(SITE_READY) ## renders the course as a static site in build/site/ (HUB=: a JupyterHub's address)
-	$(if $(HUB),COURSE_HUB=$(HUB)) $(BIN)/python tools/build_site.py build/site
+	$(if $(HUB),COURSE_HUB=$(HUB)) $(BIN)/python -m tools.build_site build/site
 
-# After the published address in tools/publishing.py or the setup cell's
-# code in tools/setup_cell.py changed: writes them into every notebook's
+# After the published address in tools/publish.py or the setup cell's
+# code in tools/setup_cell.txt changed: writes them into every notebook's
 # first code cell and the README's launch links (PUBLISHING.md)
 publish: setup ## writes the published address into the notebooks' setup cells and README
-	$(BIN)/python tools/publishing.py
+	$(BIN)/python -m tools.publish
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md.
@@ -178,17 +188,17 @@ publish: setup ## writes the published address into the notebooks' setup cells a
 # 30 on the course's JupyterHub: start, spawn, memory, 30 hand-ins at once,
 # collect and autograde (build/bench_hub_load.md)
 bench: setup $(TEST_HUB) ## times data loading, data parallel and (as root) the hub's load; writes build/bench*.md
-	$(BIN)/python benchmarks/data_loading.py
-	$(BIN)/python benchmarks/data_parallel.py
+	$(BIN)/python -m benchmarks.data_loading
+	$(BIN)/python -m benchmarks.data_parallel
 ifeq ($(shell id -u),0)
-	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python benchmarks/hub_load.py
+	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python -m benchmarks.hub_load
 else
 	@echo 'benchmarks/hub_load.py skipped: the hub makes Unix accounts, run make bench as root'
 endif
 
 # The chapter's model trained data-parallel by NPROC processes on this machine
 # (global mini-batch 16), a checkpoint every 10 epochs, in a folder of its own
-# under runs/data_parallel/ (tools/ddp.py). NPROC is checked before anything
+# under runs/data_parallel/ (classroom/ddp.py). NPROC is checked before anything
 # starts. A process that dies makes the run start again (up to 3 times) from
 # its last checkpoint; a configuration error is reported once. After Ctrl-C or
 # a failed run, `make ddp RESUME=1` continues the last run (RESUME=RUN_ID: that
@@ -196,7 +206,7 @@ endif
 NPROC ?= 2
 RESUME ?=
 ddp: setup ## trains the chapter's model on NPROC processes (default 2); RESUME=1 continues
-	TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 OMP_NUM_THREADS=1 $(BIN)/python tools/ddp.py --nproc '$(NPROC)' \
+	TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 OMP_NUM_THREADS=1 $(BIN)/course-ddp --nproc '$(NPROC)' \
 		$(if $(filter 1,$(RESUME)),--resume,$(if $(RESUME),--resume '$(RESUME)'))
 
 # TensorBoard on the logs the notebooks write into runs/
@@ -205,14 +215,14 @@ tensorboard: setup ## shows the TensorBoard logs of runs/
 
 
 # The hub's environment (make hub-env)
-$(HUB_READY): requirements.txt requirements-teacher.txt requirements-hub.txt hub/proxy/package-lock.json
+$(HUB_READY): requirements.txt requirements-teacher.txt hub/requirements.txt hub/proxy/package-lock.json
 	$(HUB_PYTHON) -m venv $(HUB_ENV)
 ifeq ($(TORCH),cpu)
 	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check $$(grep '^torch==' requirements.txt) \
 		--index-url https://download.pytorch.org/whl/cpu
 endif
 	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check \
-		-r requirements.txt -r requirements-teacher.txt -r requirements-hub.txt
+		-r requirements.txt -r requirements-teacher.txt -r hub/requirements.txt
 	# The proxy, JupyterHub's reference one (Node.js), at the versions of hub/proxy/package-lock.json
 	mkdir -p $(HUB_ENV)/proxy
 	cp hub/proxy/package.json hub/proxy/package-lock.json $(HUB_ENV)/proxy/
@@ -220,10 +230,17 @@ endif
 	chmod -R go+rX $(HUB_ENV)
 	touch $@
 
-hub-env: $(HUB_READY) ## makes the hub's environment (HUB_ENV, default /opt/pytorch-course-hub/env)
+# The course's package in the hub's environment: a copy (every user's server
+# imports it; the clone stays private to root), installed again when it changes
+$(HUB_PACKAGE): $(HUB_READY) pyproject.toml $(wildcard classroom/*.py classroom/*/*.py hub/*.py)
+	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check --no-deps --force-reinstall .
+	chmod -R go+rX $(HUB_ENV)
+	touch $@
 
-# Serves the class on http://127.0.0.1:8000 (settings in jupyterhub_config.py,
+hub-env: $(HUB_PACKAGE) ## makes the hub's environment (HUB_ENV, default /opt/pytorch-course-hub/env)
+
+# Serves the class on http://127.0.0.1:8000 (settings in hub/jupyterhub_config.py,
 # the teachers' walk through a term in HUB.md); Ctrl+C stops it and every
 # user's server, and keeps everyone's files
-hub: $(HUB_READY) ## starts the class's JupyterHub, as root (HUB.md)
-	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/jupyterhub_config.py
+hub: $(HUB_PACKAGE) ## starts the class's JupyterHub, as root (HUB.md)
+	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py

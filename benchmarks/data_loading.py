@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
-if str(COURSE_ROOT) not in sys.path:
-    sys.path.insert(0, str(COURSE_ROOT))
+# How this file runs itself in a fresh process, from the course's root (where
+# data_preparation and the other stage folders import)
+THIS_MODULE = ['-m', 'benchmarks.data_loading']
 
 KINDS = ('eager', 'on-demand')
 # Each batch a worker hands over costs about a millisecond: larger batches
@@ -61,7 +62,7 @@ def peak_memory_mib():
 
 
 def measure_loading_in_fresh_process(kind, folder, num_workers, batch_size):
-    command = [sys.executable, __file__, '--measure', kind, str(folder), str(num_workers), str(batch_size)]
+    command = [sys.executable, *THIS_MODULE, '--measure', kind, str(folder), str(num_workers), str(batch_size)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=COURSE_ROOT)
     if result.returncode != 0:
         raise RuntimeError(f'measuring {kind} with {num_workers} workers on {folder} failed:\n{result.stderr}')
@@ -84,7 +85,7 @@ def side_by_side_speedup(folder, n_items=10_000):
     # against one alone: the most that two loader workers can hope for
     def rate(n_processes):
         start_at = time.time() + 3  # time enough for every process to import torch
-        command = [sys.executable, __file__, '--read', str(folder), str(n_items), repr(start_at)]
+        command = [sys.executable, *THIS_MODULE, '--read', str(folder), str(n_items), repr(start_at)]
         processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=COURSE_ROOT)
                      for _ in range(n_processes)]
         ends = [float(process.communicate()[0].split()[-1]) for process in processes]

@@ -15,8 +15,8 @@ gradients (the message every step waits for) against the model's size:
 Every configuration runs in fresh processes; every timing is the best of
 several repeats, since other programs only ever slow a run down.
 
-    python benchmarks/data_parallel.py            # the table, also into build/bench_data_parallel.md
-    python benchmarks/data_parallel.py --why      # the convolutional network only: what keeps
+    python -m benchmarks.data_parallel            # the table, also into build/bench_data_parallel.md
+    python -m benchmarks.data_parallel --why      # the convolutional network only: what keeps
                                                   # 2 processes behind 2 threads (DDP's settings,
                                                   # and 2 processes without DDP), side by side
 """
@@ -30,8 +30,6 @@ import time
 from pathlib import Path
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
-if str(COURSE_ROOT) not in sys.path:
-    sys.path.insert(0, str(COURSE_ROOT))
 
 IMAGE_FOLDER = COURSE_ROOT / 'data' / 'bench_data_parallel'
 N_IMAGES = 2048
@@ -155,7 +153,9 @@ def measure(name, threads, variant='default'):
 
 
 def run_config(name, nproc, threads, variant='default'):
-    measure_args = [__file__, '--measure', name, '--threads', str(threads), '--variant', variant]
+    # This file, run from the course's root (where helpers.py imports)
+    measure_args = ['-m', 'benchmarks.data_parallel', '--measure', name, '--threads', str(threads),
+                    '--variant', variant]
     if nproc == 1:
         command = [sys.executable, *measure_args]
     else:

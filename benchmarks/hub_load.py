@@ -1,7 +1,7 @@
 """A class of 30 on the course's JupyterHub, measured on this machine (`make
 bench`, as root; results in benchmarks/README.md, "JupyterHub load").
 
-The hub of jupyterhub_config.py (tools/class_hub.py: test accounts, free
+The hub of jupyterhub_config.py (tests/class_hub.py: test accounts, free
 ports, everything removed at the end) with a teacher and N students
 (default 30), each a Unix account the hub makes on their first start:
 
@@ -19,7 +19,7 @@ ports, everything removed at the end) with a teacher and N students
 Other programs running on the machine slow every step: the numbers are one
 run's, with the machine's load printed beside them.
 
-    python benchmarks/hub_load.py [--students N]
+    python -m benchmarks.hub_load [--students N]
 """
 import argparse
 import csv
@@ -34,13 +34,10 @@ from pathlib import Path
 
 import psutil
 
-COURSE_ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(COURSE_ROOT / 'tools'), str(COURSE_ROOT / 'tests')]
-
-from class_hub import ClassHub, hand_in, nbgrader_as  # noqa: E402
-from course import EXERCISES, points  # noqa: E402
-# How a simulated student answers, and what each answer scores
-from submissions import submission  # noqa: E402
+from classroom.course import COURSE_ROOT, EXERCISES, points
+# The tests' class hub and simulated students, measured here at scale
+from tests.class_hub import ClassHub, hand_in, nbgrader_as
+from tests.submissions import submission
 
 NOTEBOOK = EXERCISES[0]
 ANSWERS = ('model_answers', 'empty_answers', 'wrong_answers')

@@ -1,9 +1,9 @@
 """Kills data-parallel workers again and again, and checks that every run
 still ends with the parameters of a run that never failed.
 
-    python benchmarks/restart_stress.py                 # 6 runs x 2 kills
-    python benchmarks/restart_stress.py --runs 10 --kills-per-run 3
-    python benchmarks/restart_stress.py --share-store   # torchrun's default store sharing, to compare
+    python -m benchmarks.restart_stress                 # 6 runs x 2 kills
+    python -m benchmarks.restart_stress --runs 10 --kills-per-run 3
+    python -m benchmarks.restart_stress --share-store   # torchrun's default store sharing, to compare
 
 Each run is `make ddp`'s command (2 processes, --max-restarts=3, the chapter's
 200 epochs, a checkpoint every 10) in a temporary folder. After each new
@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / 'tools')]
-import torch  # noqa: E402
+import torch
 
-from torchrun_jobs import Job, job_environment, torchrun_command  # noqa: E402
+from tests.torchrun_jobs import Job, job_environment, torchrun_command
 
 TIMEOUT = 300
 

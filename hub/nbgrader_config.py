@@ -1,16 +1,14 @@
 """nbgrader's settings for every server the class's hub starts, teacher's and
-students' alike. tools/hub.py copies this file, the course's grading rules
-(tools/grading_rules.py and the modules it names) and private_submit.py
-beside it, into the servers' environment (etc/jupyter/), where nbgrader
-reads them for every user. The course id and the exchange come from the hub
-(jupyterhub_config.py sets them once, in each server's environment)."""
+students' alike. preparation.py copies this file into the servers'
+environment (etc/jupyter/), where nbgrader reads it for every user; the
+grading rules and the exchange it names are the course's package
+(classroom), installed in that environment. The course id and the exchange
+come from the hub (jupyterhub_config.py sets them once, in each server's
+environment)."""
 import os
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import grading_rules  # noqa: E402
+from classroom.grading import rules as grading_rules
 
 c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 
@@ -18,7 +16,7 @@ c.CourseDirectory.course_id = os.environ.get('COURSE_ID', '')
 if os.environ.get('COURSE_EXCHANGE'):
     c.Exchange.root = os.environ['COURSE_EXCHANGE']
 # Another student cannot read a submission even knowing its name
-c.ExchangeFactory.submit = 'private_submit.PrivateSubmit'
+c.ExchangeFactory.submit = 'classroom.hub.exchange.PrivateSubmit'
 
 # A teacher's nbgrader course (source/, release/, submitted/, gradebook.db)
 # lies in their home folder, wherever they start nbgrader from; a student has none

@@ -1,6 +1,6 @@
 # One process of a data-parallel training run. torchrun starts this file
 # once per process, and each runs the same stage scripts, the way %run -i
-# runs them in a notebook. `make ddp` starts it (tools/ddp.py); by hand:
+# runs them in a notebook. `make ddp` starts it (classroom/ddp.py); by hand:
 #   TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 torchrun --standalone --nproc_per_node=2 model_training/data_parallel.py
 import argparse
 import ctypes
@@ -112,7 +112,7 @@ if __name__ == '__main__':
     try:
         main()
     except ConfigurationError as error:
-        # tools/ddp.py asks to be told, so that it does not start the run again
+        # classroom/ddp.py asks to be told, so that it does not start the run again
         if os.environ.get('CONFIGURATION_ERROR_FILE'):
             Path(os.environ['CONFIGURATION_ERROR_FILE']).write_text(f'{error}\n')
         raise

@@ -2,7 +2,7 @@
 
 The pages are rendered from the notebooks' stored outputs: nothing is executed,
 and every script, stylesheet and font the pages load is copied into the site."""
-from publishing import BRANCH, hub, repository, site_theme_options
+from tools.publish import BRANCH, hub, repository, site_theme_options
 
 project = 'The PyTorch training loop, step by step'
 html_title = project
@@ -38,9 +38,9 @@ html_theme_options = {
     'navigation_with_keys': True,
 }
 # Buttons that open each chapter in Colab, Binder or a school's JupyterHub,
-# built from the published address (tools/publishing.py; COURSE_REPOSITORY
+# built from the published address (tools/publish.py; COURSE_REPOSITORY
 # overrides it) and COURSE_HUB (`make site HUB=...`); none without an address.
-# tools/build_site.py runs Sphinx with tools/ on the import path
+# tools/build_site.py runs Sphinx in its own process, where tools.publish imports
 html_theme_options.update(site_theme_options(repository(), BRANCH, hub()))
 html_show_sourcelink = False
 html_copy_source = False

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from course import COURSE_ROOT
+from classroom.course import COURSE_ROOT
 
 # Debian's packages; no tool downloads a browser of its own
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'

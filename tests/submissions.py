@@ -5,7 +5,7 @@ answers, left empty, answered with plausible wrong answers
 written so that it warns when its check runs (WARNING_ANSWERS)."""
 import runpy
 
-from course import COURSE_ROOT, nbgrader_of, read
+from classroom.course import COURSE_ROOT, nbgrader_of, read
 
 SOLUTION_MARKERS = ('### BEGIN SOLUTION', '### END SOLUTION')
 WRONG_ANSWERS_FOLDER = COURSE_ROOT / 'tests' / 'wrong_answers'

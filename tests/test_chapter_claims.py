@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset, random_split
 from torch.utils.tensorboard import SummaryWriter
 
 import helpers
-from course import CHAPTERS, NOTEBOOKS, cell_source, copy_learner_files, execute, run_stages
+from classroom.course import CHAPTERS, NOTEBOOKS, cell_source, copy_learner_files, execute, run_stages
 
 CHAPTER = CHAPTERS[0]
 FRESH_START = ['data_generation/simple_linear_regression.py', 'data_preparation/v2.py']

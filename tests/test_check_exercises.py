@@ -1,4 +1,4 @@
-"""`make check` (tools/check_exercises.py) grades a learner's exercise notebooks
+"""`make check` (classroom/check.py) grades a learner's exercise notebooks
 with the hidden tests: the model answers score every autograded point, and a
 learner's edit of a locked check does not count. (The untouched learners'
 versions score 0 and no hidden test is shown: tests/test_student_copy_runs.py,
@@ -6,9 +6,9 @@ which runs them that way.)"""
 import nbformat
 import pytest
 
-from check_exercises import check, graded_version, main, run_graded, score
-from course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of, read
-from submissions import WARNING_ANSWERS, submission
+from classroom.check import check, graded_version, main, run_graded, score
+from classroom.course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of, read
+from tests.submissions import WARNING_ANSWERS, submission
 
 by_name = pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
 
@@ -40,7 +40,7 @@ def test_the_model_answers_score_every_autograded_point(notebook, tmp_path):
 @pytest.mark.parametrize('notebook', [e for e in EXERCISES if e.stem in WARNING_ANSWERS], ids=lambda path: path.name)
 def test_a_right_answer_that_warns_scores_every_point(notebook, tmp_path):
     # nbgrader fails a check that writes to stderr: the warning must go to
-    # stdout (tools/grading_rules.py), and still be shown
+    # stdout (classroom/grading/rules.py), and still be shown
     answered = submission(read(COURSE_ROOT / learners_version(notebook)), notebook, 'warned_answers')
     path = tmp_path / notebook.name
     nbformat.write(answered, path)

@@ -14,7 +14,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from course import CHAPTERS, COURSE_ROOT, EXERCISES, cell_source, run_stages
+from classroom.course import CHAPTERS, COURSE_ROOT, EXERCISES, cell_source, run_stages
 
 CHAPTER = CHAPTERS[0]
 NUMBER_WORDS = {1: 'one', 2: 'two', 3: 'three'}

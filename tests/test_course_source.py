@@ -1,4 +1,4 @@
-"""How `make release` fills a course folder's source/ (tools/course_source.py):
+"""How `make release` fills a course folder's source/ (classroom/grading/course_source.py):
 the teacher's edits there survive a second release, the repository's changes
 reach the files the teacher left alone, and a file both changed stops the
 release before anything changes. On a small repository of its own, without
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from course_source import MANIFEST_NAME, ReleaseStopped, SourceConflict, sync_source
+from classroom.grading.course_source import MANIFEST_NAME, ReleaseStopped, SourceConflict, sync_source
 
 NOTEBOOK = 'exercise/exercise.ipynb'
 HELPERS = 'exercise/helpers.py'

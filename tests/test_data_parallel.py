@@ -8,8 +8,8 @@ import uuid
 import pytest
 import torch
 
-from course import free_port
-from torchrun_jobs import Job, listening, torchrun_command
+from classroom.course import free_port
+from tests.torchrun_jobs import Job, listening, torchrun_command
 
 # Few epochs: equality needs no convergence
 N_EPOCHS = 40

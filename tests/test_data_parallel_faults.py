@@ -1,4 +1,4 @@
-"""The data-parallel program and `make ddp` (tools/ddp.py) under faults: ranks
+"""The data-parallel program and `make ddp` (classroom/ddp.py) under faults: ranks
 that would resume from different epochs, bad NPROC, configuration errors that
 must not be retried, Ctrl-C then resume, concurrent runs, and signals while
 a checkpoint is being written (held open by tests/hold_checkpoint_write)."""
@@ -17,10 +17,10 @@ import torch
 import torch.distributed as dist
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import ddp
+from classroom import ddp
 import helpers
-from course import COURSE_ROOT, free_port, run_stages
-from torchrun_jobs import Job, ddp_command, job_environment, torchrun_command
+from classroom.course import COURSE_ROOT, free_port, run_stages
+from tests.torchrun_jobs import Job, ddp_command, job_environment, torchrun_command
 
 N_EPOCHS = 40
 CHECKPOINT_EVERY = 5

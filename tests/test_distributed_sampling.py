@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader, Subset, TensorDataset, random_split
 from torch.utils.data.distributed import DistributedSampler
 
-from course import COURSE_ROOT
+from classroom.course import COURSE_ROOT
 from helpers import ConfigurationError, device_and_backend, mean_across_processes, per_process_batch_size
 
 

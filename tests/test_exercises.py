@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of
+from classroom.course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of
 
 SOLUTION = ('### BEGIN SOLUTION', '### END SOLUTION')
 HIDDEN_TESTS = ('### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS')
@@ -79,7 +79,7 @@ def nbgrader():
 
 @pytest.fixture(scope='module')
 def build_student_copies(nbgrader):
-    from build_student_copies import build_student_copies
+    from classroom.student_copies import build_student_copies
 
     return build_student_copies
 
@@ -211,7 +211,7 @@ def test_nothing_a_learner_opens_under_notebooks_holds_a_solution_or_a_hidden_te
 
 
 def test_the_learners_versions_are_generated_from_the_teachers(build_student_copies):
-    from build_student_copies import student_copy
+    from classroom.student_copies import student_copy
 
     committed = sorted(path.name for path in (COURSE_ROOT / 'notebooks' / 'exercises').glob('*.ipynb'))
     assert committed == [notebook.name for notebook in EXERCISES], (
@@ -224,7 +224,7 @@ def test_the_learners_versions_are_generated_from_the_teachers(build_student_cop
 
 
 def test_making_the_learners_versions_never_overwrites_a_learners_work(build_student_copies, tmp_path):
-    from build_student_copies import write_learners_versions
+    from classroom.student_copies import write_learners_versions
 
     first, *_ = write_learners_versions(tmp_path)
     answered = nbformat.read(first, as_version=4)
@@ -237,7 +237,7 @@ def test_making_the_learners_versions_never_overwrites_a_learners_work(build_stu
 
 
 def test_the_solutions_hold_the_model_answers_and_no_hidden_test(build_student_copies, tmp_path):
-    from build_student_copies import write_solutions
+    from classroom.student_copies import write_solutions
 
     written = write_solutions(tmp_path / 'solutions')
     assert [path.name for path in written] == [notebook.name for notebook in EXERCISES]

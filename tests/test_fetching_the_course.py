@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from course import CHAPTERS, COURSE_ROOT, free_port
-from publishing import setup_cell
+from classroom.course import CHAPTERS, COURSE_ROOT, free_port
+from tools.publish import setup_cell
 
 # The folder name the course is fetched into, from the address's last part
 NAME = 'course'

@@ -1,6 +1,6 @@
 """The grading loop end to end, as a teacher runs it in a term: `make
 release`'s, `make roster`'s, `make due`'s and `make grade`'s own functions
-(tools/grading.py) on a course folder of their own. Three simulated students
+(classroom/grading/commands.py) on a course folder of their own. Three simulated students
 hand in every assignment: the model answers, the empty release version, and
 plausible wrong answers (tests/wrong_answers/), one of them with a locked
 check edited; a fourth hands in one assignment only, late, with right
@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 import nbformat
 import pytest
 
-from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
-from submissions import WARNING_ANSWERS, submission, wrong_answers
+from classroom.course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
+from tests.submissions import WARNING_ANSWERS, submission, wrong_answers
 
 STUDENTS = ('model_answers', 'empty_answers', 'wrong_answers')
 # Hands in one assignment only, a day and two hours late, with right answers
@@ -65,8 +65,8 @@ def graded(tmp_path_factory):
     """A course folder released, given a roster and a due date, handed in by
     the students, and graded, with the grading tool's own functions; with
     what grading printed."""
-    from grading import assignment_name, grade, release, set_due_date
-    from roster import import_roster
+    from classroom.grading.commands import assignment_name, grade, release, set_due_date
+    from classroom.grading.roster import import_roster
 
     course = tmp_path_factory.mktemp('course')
     assert release(course) == [assignment_name(notebook) for notebook in EXERCISES]
@@ -239,7 +239,7 @@ def test_every_feedback_page_opens_offline_with_its_math(graded_course):
     would load MathJax from a CDN): a learner reads it without a network, and
     the notebooks' math still shows, since MathJax is written into the pages
     of the notebooks that have some."""
-    from feedback import MATHJAX_SETTINGS, has_math
+    from classroom.grading.feedback import MATHJAX_SETTINGS, has_math
 
     pages = sorted(graded_course.glob('feedback/*/*/*.html'))
     # Every student's every notebook, and the late student's one
@@ -259,8 +259,8 @@ def test_a_feedback_page_shows_its_math_in_a_browser_with_nothing_from_another_h
     """In the operating system's Chromium, MathJax typesets the math of a
     feedback page (as SVG), leaving no TeX as text, and no request leaves the
     machine."""
-    from browser import leaving_the_machine, requests_made, start_chromium
-    from feedback import has_math
+    from tests.browser import leaving_the_machine, requests_made, start_chromium
+    from classroom.grading.feedback import has_math
 
     notebook = next(notebook for notebook in EXERCISES if has_math(read(notebook)))
     page = graded_course / 'feedback' / student_id('model_answers') / notebook.stem / f'{notebook.stem}.html'
@@ -288,24 +288,17 @@ def test_nbgrader_run_inside_the_course_folder_gets_the_course_settings(graded_c
     assert 'HideHiddenTests' in [preprocessor.__name__ for preprocessor in config.GenerateFeedback.preprocessors]
 
 
-def test_the_hubs_servers_get_the_course_grading_rules_from_the_files_the_hub_copies(tmp_path, monkeypatch):
-    """tools/hub.py copies the servers' nbgrader settings, and what they
-    import, into the servers' environment: read there, with the course's
-    tools/ off the path, they set the same grading rules as the course's."""
-    import sys
-    from pathlib import Path
-
+def test_the_hubs_servers_get_the_course_grading_rules_from_the_settings_the_hub_copies(tmp_path):
+    """hub/preparation.py copies the servers' nbgrader settings, one file,
+    into the servers' environment: read there, with nothing beside them, they
+    set the same grading rules as the course's, from the installed package."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    from hub import copy_nbgrader_settings
+    from classroom.hub.preparation import copy_nbgrader_settings
 
     servers = tmp_path / 'etc' / 'jupyter'
     copy_nbgrader_settings(servers)
-    tools = COURSE_ROOT / 'tools'
-    monkeypatch.setattr(sys, 'path', [path for path in sys.path if Path(path).resolve() != tools])
-    for name, module in list(sys.modules.items()):
-        if Path(getattr(module, '__file__', None) or '/').parent == tools:
-            monkeypatch.delitem(sys.modules, name)
+    assert [path.name for path in servers.iterdir()] == ['nbgrader_config.py']
 
     def rules(folder):
         c = PyFileConfigLoader('nbgrader_config.py', path=str(folder)).load_config()
@@ -315,20 +308,21 @@ def test_the_hubs_servers_get_the_course_grading_rules_from_the_files_the_hub_co
                 [rule.__name__ for rule in c.GenerateFeedback.preprocessors],
                 c.GenerateFeedback.exporter_class.__name__)
 
-    # The servers' settings first, before the course's puts tools/ back on the path
     servers_rules = rules(servers)
     assert servers_rules == rules(COURSE_ROOT)
     assert 'HideHiddenTests' in servers_rules[-2] and servers_rules[-1] == 'OfflineFeedbackExporter'
 
 
 
-def test_the_kubernetes_image_gets_every_settings_file_the_hub_copies():
-    # deploy/Dockerfile cannot import tools/hub.py: its COPY line names the files
-    from hub import SERVER_SETTINGS
+def test_the_kubernetes_image_installs_the_package_and_the_settings_the_hub_copies():
+    # hub/Dockerfile cannot import hub/preparation.py: it names the same file,
+    # and installs the course's package as make hub-env does
+    from classroom.hub.preparation import NBGRADER_SETTINGS
 
-    dockerfile = (COURSE_ROOT / 'deploy' / 'Dockerfile').read_text().replace('\\\n', ' ')
-    copy = next(line for line in dockerfile.splitlines() if line.startswith('COPY hub/nbgrader_config.py'))
-    assert sorted(copy.split()[1:-1]) == sorted(str(path.relative_to(COURSE_ROOT)) for path in SERVER_SETTINGS)
+    dockerfile = (COURSE_ROOT / 'hub' / 'Dockerfile').read_text().replace('\\\n', ' ')
+    settings = str(NBGRADER_SETTINGS.relative_to(COURSE_ROOT))
+    assert f'COPY {settings} /usr/local/etc/jupyter/' in dockerfile
+    assert 'pip install --no-cache-dir --no-deps /tmp/course-package' in dockerfile
 
 def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_in_again(graded_course, tmp_path):
     """A hand grade given between two `make grade` runs is kept, and not
@@ -339,7 +333,7 @@ def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_i
 
     from nbgrader.api import Gradebook
 
-    from grading import grade
+    from classroom.grading.commands import grade
 
     course = shutil.copytree(graded_course, tmp_path / 'course')
     notebook = EXERCISES[0]
@@ -416,7 +410,7 @@ def test_the_class_grades_have_a_row_per_student_with_names_missing_work_and_tot
 
 
 def test_grading_reports_the_edited_locked_cell_and_no_other(graded):
-    from grading import EDITED_CELL
+    from classroom.grading.commands import EDITED_CELL
 
     # nbgrader's own report named every check with hidden tests, edited or not
     assert "Attribute 'checksum'" not in graded.log
@@ -436,8 +430,8 @@ def write_roster(path, text):
 
 
 def test_a_roster_with_wrong_rows_is_refused_whole_with_every_row_named(tmp_path, capsys):
-    from roster import USER_NAME, import_roster, read_roster
-    from roster import main as roster_command
+    from classroom.grading.roster import USER_NAME, import_roster, read_roster
+    from classroom.grading.roster import main as roster_command
 
     bad = write_roster(tmp_path / 'class.csv', 'id,first_name,email\nada,Ada,ada@school.example\n,Bo,bo@x\n'
                        'Carl 1,Carl,carl@x\nada,Ada,ada2@x\ndee,Dee,dee.school.example\n')
@@ -466,7 +460,7 @@ def test_a_roster_with_wrong_rows_is_refused_whole_with_every_row_named(tmp_path
 
 
 def test_a_due_date_or_assignment_that_is_wrong_gets_one_clear_error(graded_course):
-    from grading import grade, set_due_date
+    from classroom.grading.commands import grade, set_due_date
 
     name = LATE_NOTEBOOK.stem
     with pytest.raises(ValueError, match=f"no assignment 'nope' in {graded_course}; the assignments are .*{name}"):
@@ -489,8 +483,8 @@ def test_a_second_release_keeps_the_teachers_edit_and_hands_it_out(graded_course
     import json
     import shutil
 
-    from course_source import MANIFEST_NAME, SourceConflict
-    from grading import release
+    from classroom.grading.course_source import MANIFEST_NAME, SourceConflict
+    from classroom.grading.commands import release
 
     course = shutil.copytree(graded_course, tmp_path / 'course')
     notebook = EXERCISES[0]

@@ -40,13 +40,13 @@ import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
-from browser import screenshot, start_chromium
-from class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request, submit_again
-from course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
-from hub import TEACHERS_LAB_PLUGINS
-from submissions import submission
-from test_grading_loop import hidden_test_lines, text_of
-from test_lab_in_browser import run_command
+from tests.browser import screenshot, start_chromium
+from tests.class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request, submit_again
+from classroom.course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
+from classroom.hub.preparation import TEACHERS_LAB_PLUGINS
+from tests.submissions import submission
+from tests.test_grading_loop import hidden_test_lines, text_of
+from tests.test_lab_in_browser import run_command
 
 # The assignment the class hands in: notebook 03's exercises, the quickest of
 # the four to autograde (4.0 s against 6.8 s for the chapter's, one run each)
@@ -525,7 +525,7 @@ def test_the_hub_left_no_process_behind_when_stopped(term):
 def test_a_second_start_copies_only_what_the_learner_lacks(tmp_path):
     import pwd
 
-    from hub import copy_missing
+    from classroom.hub.preparation import copy_missing
 
     account = pwd.getpwuid(os.getuid())
     course, home = tmp_path / 'course', tmp_path / 'home'
@@ -543,7 +543,7 @@ def test_a_second_start_copies_only_what_the_learner_lacks(tmp_path):
 def test_accounts_made_at_once_are_all_made():
     """A class's servers start at once, each making its account in a thread
     of the hub's, the first ones the course's group too."""
-    from hub import ensure_account
+    from classroom.hub.preparation import ensure_account
 
     group = PREFIX + secrets.token_hex(3)
     names = [f'{group}-{number}' for number in range(6)]
@@ -559,7 +559,7 @@ def test_accounts_made_at_once_are_all_made():
 
 
 def test_the_hub_refuses_a_clone_whose_solutions_other_users_can_read():
-    from hub import refuse_readable_solutions
+    from classroom.hub.preparation import refuse_readable_solutions
 
     # Not in pytest's tmp_path: the folder above it is root's alone
     clone = Path(tempfile.mkdtemp(prefix=f'{PREFIX}-clone-'))

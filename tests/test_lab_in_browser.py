@@ -1,5 +1,5 @@
 """The learner's path, in a real browser: JupyterLab started as `make lab`
-starts it (tools/lab.py), the chapter run with Run All in headless Chromium,
+starts it (classroom/lab.py), the chapter run with Run All in headless Chromium,
 and what the learner then sees. The same for the exercises' student copies.
 
 JupyterLab serves a copy of the course, so that its autosave, the scripts the
@@ -20,9 +20,11 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-import lab
-from browser import leaving_the_machine, requests_made, screenshot, start_chromium
-from course import CHAPTERS, COURSE_ROOT, EXERCISES, code_cells, free_port, learners_version, wait_for, writefile_cells
+from classroom import lab
+from tests.browser import leaving_the_machine, requests_made, screenshot, start_chromium
+from classroom.course import (
+    CHAPTERS, COURSE_ROOT, EXERCISES, code_cells, free_port, learners_version, wait_for, writefile_cells,
+)
 
 CHAPTER = CHAPTERS[0]
 LEFT_OUT_OF_THE_COPY = ('.git', '.venv', 'build', 'data', 'runs', 'checkpoints', '__pycache__',
@@ -57,7 +59,7 @@ def course_copy(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def server(course_copy, tmp_path_factory):
-    """JupyterLab on a free port, started with tools/lab.py's command line and
+    """JupyterLab on a free port, started with classroom/lab.py's command line and
     environment on the copy; JupyterLab's per-user state (workspaces, user
     settings, runtime files) goes to a fresh folder. Stopped at the end, with
     every kernel it started."""

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
-from course import run_stages
+from classroom.course import run_stages
 
 
 def prepared(stage):

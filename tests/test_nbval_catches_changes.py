@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 
-from course import COURSE_ROOT
+from classroom.course import COURSE_ROOT
 
 CHAPTER = COURSE_ROOT / 'notebooks' / '01_rethinking_the_training_loop.ipynb'
 SHOWN = 'first training point: [0.77127035] [2.47453822]'

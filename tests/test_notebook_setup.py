@@ -1,5 +1,5 @@
 """Every notebook starts with the same setup cell, generated from one source
-(tools/publishing.py and tools/setup_cell.py), which makes the course's root
+(tools/publish.py and tools/setup_cell.txt), which makes the course's root
 the working directory wherever the kernel was started. Opened outside the
 course, it fetches the course: tests/test_fetching_the_course.py."""
 import ast
@@ -10,15 +10,15 @@ import sys
 
 import pytest
 
-from course import COURSE_ROOT, LEARNER_FILES, NOTEBOOKS, code_cells
-from publishing import README, SETUP_CELL_BODY, readme_with_links, setup_cell
+from classroom.course import COURSE_ROOT, LEARNER_FILES, NOTEBOOKS, code_cells
+from tools.publish import README, SETUP_CELL_BODY, readme_with_links, setup_cell
 
 SETUP = setup_cell()
 
 
 @pytest.mark.parametrize('notebook', NOTEBOOKS, ids=lambda path: path.name)
 def test_every_notebook_opens_with_the_generated_setup_cell(notebook):
-    # after a change to tools/setup_cell.py or the published address: make publish
+    # after a change to tools/setup_cell.txt or the published address: make publish
     assert code_cells(notebook)[0][0] == SETUP
 
 
@@ -60,7 +60,7 @@ def test_on_colab_the_setup_checks_every_package_the_notebooks_import_and_requir
         path = COURSE_ROOT / name
         sources += [script.read_text() for script in ([path] if path.is_file() else path.rglob('*.py'))]
     imported = {module for source in sources for module in re.findall(r'^\s*(?:from|import)\s+(\w+)', source, re.M)}
-    own = {path.stem for folder in (COURSE_ROOT, COURSE_ROOT / 'tools') for path in folder.iterdir()}
+    own = {path.stem for path in COURSE_ROOT.iterdir()}
     third_party = imported - set(sys.stdlib_module_names) - own - {'google'}  # google.colab: Colab's own
     distribution = {'PIL': 'pillow'}
     checked = next(ast.literal_eval(node.value) for node in ast.parse(SETUP_CELL_BODY.read_text()).body

@@ -1,10 +1,10 @@
-"""What is built from the published address (tools/publishing.py): nothing
+"""What is built from the published address (tools/publish.py): nothing
 when it is unset, and links that open each chapter from it when it is set."""
 import json
 from urllib.parse import parse_qs, urlparse
 
-from course import CHAPTERS, COURSE_ROOT, NOTEBOOKS
-from publishing import readme_section, site_note, site_theme_options
+from classroom.course import CHAPTERS, COURSE_ROOT, NOTEBOOKS
+from tools.publish import readme_section, site_note, site_theme_options
 
 MIRROR = 'https://github.com/example-school/training-loop-mirror'
 

@@ -1,7 +1,7 @@
 """What a learner reads in a notebook's `helpers` cells is what helpers.py runs."""
 import ast
 
-from course import COURSE_ROOT, NOTEBOOKS, code_cells
+from classroom.course import COURSE_ROOT, NOTEBOOKS, code_cells
 
 
 def top_level_definitions(source):

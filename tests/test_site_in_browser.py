@@ -13,10 +13,10 @@ import nbformat
 import pytest
 from selenium.webdriver.common.by import By
 
-from browser import leaving_the_machine, network_log, screenshot, start_chromium
-from build_site import build_site, script_page
-from course import CHAPTERS, COURSE_ROOT, EXERCISES, writefile_cells
-from publishing import hub_link
+from tests.browser import leaving_the_machine, network_log, screenshot, start_chromium
+from tools.build_site import build_site, script_page
+from classroom.course import CHAPTERS, COURSE_ROOT, EXERCISES, writefile_cells
+from tools.publish import hub_link
 
 SECRETS = ('BEGIN SOLUTION', 'END SOLUTION', 'BEGIN HIDDEN TESTS', 'END HIDDEN TESTS')
 # The published address the site is built for (COURSE_REPOSITORY overrides

@@ -11,7 +11,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import helpers
-from course import run_stages
+from classroom.course import run_stages
 
 
 @pytest.fixture(scope='module')

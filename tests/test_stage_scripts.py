@@ -3,7 +3,7 @@ from collections import defaultdict
 
 import pytest
 
-from course import COURSE_ROOT, NOTEBOOKS, code_cells, writefile_cells
+from classroom.course import COURSE_ROOT, NOTEBOOKS, code_cells, writefile_cells
 
 STAGES = ('data_preparation', 'model_configuration', 'model_training')
 

@@ -1,10 +1,10 @@
-"""Every notebook of the learners' copy (tools/build_student_copies.py) runs
+"""Every notebook of the learners' copy (classroom/student_copies.py) runs
 top to bottom in a fresh kernel, in the copy's own folder, as a learner
 starts it: the copy must hold everything the notebooks use.
 
 The chapters are copied as they are, so their outputs must be the stored
 ones: each is re-executed under strict nbval once more, on other CPU kernels
-than this machine's own (tools/kernel_sets.py), which also proves that no
+than this machine's own (tools/cpu_kernel_sets.py), which also proves that no
 stored output depends on the processor or the number of threads.
 
 In the exercise notebooks, the only errors allowed are those of cells tagged
@@ -21,8 +21,8 @@ import ast
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from course import CHAPTERS, COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of, read
-from kernel_sets import KERNEL_SETS, SECOND_KERNEL_SET, nbval_under
+from classroom.course import CHAPTERS, COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of, read
+from tools.cpu_kernel_sets import KERNEL_SETS, SECOND_KERNEL_SET, nbval_under
 
 
 def errors(cell):
@@ -43,7 +43,7 @@ def names_defined_by(cell):
 
 @pytest.fixture(scope='module')
 def student_folder(tmp_path_factory):
-    from build_student_copies import build_student_copies
+    from classroom.student_copies import build_student_copies
 
     folder = tmp_path_factory.mktemp('student')
     build_student_copies(folder)
@@ -66,7 +66,7 @@ def test_every_chapter_of_the_student_copy_gives_the_stored_outputs_on_other_ker
 
 @pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
 def test_every_exercise_notebook_of_the_student_copy_runs_and_fails_every_check(notebook):
-    from check_exercises import failure, hidden_test_lines, report, run_graded, score
+    from classroom.check import failure, hidden_test_lines, report, run_graded, score
 
     path = COURSE_ROOT / learners_version(notebook)
     before = path.read_bytes()

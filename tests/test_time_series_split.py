@@ -11,7 +11,7 @@ import torch.optim as optim
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
 from helpers import make_train_step_fn, make_val_step_fn, make_windows, mini_batch
-from course import CHAPTERS, cell_source, run_stages
+from classroom.course import CHAPTERS, cell_source, run_stages
 
 N_STEPS = 500
 

@@ -4,7 +4,7 @@ from another host. One page per chapter, in course order; one page per script
 a chapter writes (and one for helpers.py), linked from the cell that writes it.
 The exercises are left out: their teacher's version holds the solutions.
 
-    python tools/build_site.py [OUT_FOLDER]    # make site; default: build/site
+    python -m tools.build_site [OUT_FOLDER]    # make site; default: build/site
 
 Sphinx's settings and the landing page are in site/ (its opening and its
 commands come from README.md, included); the pages' sources are
@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 from sphinx.cmd.build import build_main
 
-from course import CHAPTERS, COURSE_ROOT, WRITEFILE
-from publishing import hub, repository, site_note
+from classroom.course import CHAPTERS, COURSE_ROOT, WRITEFILE
+from tools.publish import hub, repository, site_note
 
 SITE_SETTINGS = COURSE_ROOT / 'site'
 # Pages of their own for the files the chapters write, under this folder

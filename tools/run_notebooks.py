@@ -1,9 +1,9 @@
 """Executes course notebooks in a fresh kernel each, headless, and prints,
 per notebook, whether it ran to the end and how many seconds it took.
 
-    python tools/run_notebooks.py                      # every notebook, copies into build/executed/ (make run)
-    python tools/run_notebooks.py --in-place           # regenerates the stored outputs (make outputs)
-    python tools/run_notebooks.py --in-place NOTEBOOK  # one notebook's stored outputs
+    python -m tools.run_notebooks                      # every notebook, copies into build/executed/ (make run)
+    python -m tools.run_notebooks --in-place           # regenerates the stored outputs (make outputs)
+    python -m tools.run_notebooks --in-place NOTEBOOK  # one notebook's stored outputs
 """
 import argparse
 import sys
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import CellExecutionError
 
-from course import COURSE_ROOT, NOTEBOOKS, execute, read
+from classroom.course import COURSE_ROOT, NOTEBOOKS, execute, read
 
 
 def run(paths, out_folder=None):

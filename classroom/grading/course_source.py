@@ -22,7 +22,7 @@ import json
 import shutil
 from pathlib import Path
 
-from course import COURSE_ROOT, EXERCISES, learner_files, write_atomically
+from classroom.course import COURSE_ROOT, EXERCISES, learner_files, write_atomically
 
 MANIFEST_NAME = 'source_manifest.json'
 # Where each file is written before it takes its place: the course folder's
@@ -155,7 +155,7 @@ def sync_source(course_folder, wanted):
             folder.rmdir()
     files = {name: digest(path) for name, path in wanted.items()}
     write_atomically(course_folder / MANIFEST_NAME, lambda path: path.write_text(json.dumps(
-        {'about': 'the sha256 of each file that tools/grading.py release last took from the repository '
+        {'about': 'the sha256 of each file that classroom/grading/commands.py release last took from the repository '
                   'into source/: a file that differs from it there was changed in this folder',
          'files': files}, indent=1, sort_keys=True)), partial)
     return kept

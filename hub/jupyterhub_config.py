@@ -9,18 +9,21 @@ can run it):
 Every setting of the class is here, once; the COURSE_HUB_* variables change
 the few that differ between classes (the tests use them too). What the hub
 does on this machine (accounts, the learners' course in each home, the
-exchange folder) is tools/hub.py's. The teachers' guide is HUB.md.
+exchange folder) is preparation.py's, beside this file. The teachers' guide
+is HUB.md.
 """
 import asyncio
 import os
 import sys
 from pathlib import Path
 
-COURSE_ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(COURSE_ROOT / 'tools'))
+# The clone this file lies in: the hub builds the learners' course and the
+# teachers' nbgrader course from it. The servers' environment holds a copy of
+# the course's package (classroom), which finds the clone through this
+os.environ['COURSE_ROOT'] = str(Path(__file__).resolve().parent.parent)
 
-import hub  # noqa: E402
-from roster import USER_NAME  # noqa: E402
+from classroom.grading.roster import USER_NAME  # noqa: E402
+from classroom.hub import preparation as hub  # noqa: E402
 
 c = get_config()  # noqa: F821 (JupyterHub defines it when it reads this file)
 
@@ -54,7 +57,7 @@ c.JupyterHub.hub_ip = '127.0.0.1'
 c.JupyterHub.hub_port = int(os.environ.get('COURSE_HUB_API_PORT', '8081'))
 c.ConfigurableHTTPProxy.api_url = f'http://127.0.0.1:{os.environ.get("COURSE_HUB_PROXY_API_PORT", "8001")}'
 # JupyterHub's reference proxy (npm's configurable-http-proxy), installed in
-# the servers' environment by the Makefile (requirements-hub.txt says why not
+# the servers' environment by the Makefile (hub/requirements.txt says why not
 # the Python port)
 c.ConfigurableHTTPProxy.command = [str(Path(sys.prefix, 'proxy', 'node_modules', '.bin', 'configurable-http-proxy'))]
 # Users, tokens and the cookie secret survive a restart of the hub
@@ -121,10 +124,10 @@ c.Spawner.http_timeout = 120
 
 async def open_account(spawner):
     """Before each server starts: the user's Unix account, home folder and
-    course (tools/hub.py's open_account), in a thread of its own so that the
+    course (preparation.py's open_account), in a thread of its own so that the
     hub goes on answering others meanwhile (a teacher's first start builds
     their nbgrader course). A student's server also reads the students'
-    settings (tools/hub.py): no formgrader, in JupyterLab or on the server."""
+    settings (preparation.py): no formgrader, in JupyterLab or on the server."""
     name = spawner.user.name
     teacher = name in TEACHERS
     await asyncio.to_thread(hub.open_account, name, GROUP, CLASS_FOLDER, teacher=teacher)

@@ -1,7 +1,7 @@
 """Imports the class list into an nbgrader course's gradebook, so that grades
 carry names and e-mails and a student who handed in nothing shows as missing.
 
-    python tools/roster.py CLASS.csv [--course FOLDER]   # make roster FILE=CLASS.csv
+    course-roster CLASS.csv [--course FOLDER]   # make roster FILE=CLASS.csv
     course-roster CLASS.csv                              # a teacher on the class's hub
 
 CLASS.csv has a header row and one row per student: `id` (the name of the

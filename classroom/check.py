@@ -1,8 +1,8 @@
 """Grades a learner's exercise notebooks as they are, with the checks kept for
 grading (the hidden tests), without showing those checks.
 
-    python tools/check_exercises.py                  # make check: every notebook in notebooks/exercises/
-    python tools/check_exercises.py NOTEBOOK...      # make check NB=notebooks/exercises/NAME.ipynb
+    course-check                  # make check: every notebook in notebooks/exercises/
+    course-check NOTEBOOK...      # make check NB=notebooks/exercises/NAME.ipynb
 
 For each notebook it prints `<notebook>: <points> / <max>` (the autograded
 points; written answers wait for a teacher), then, for each exercise that lost
@@ -10,7 +10,7 @@ points, the message of the check that failed: the error a check raised, never
 its code. It grades as nbgrader does: each check cell is replaced by the
 teacher's (source/<assignment>/), hidden tests included; the learner's other
 cells stay as they are; a check that raises, or writes to stderr, or did not
-run, scores 0 (a warning goes to stdout: tools/grading_rules.py). The
+run, scores 0 (a warning goes to stdout: classroom/grading/rules.py). The
 notebook runs in a fresh kernel in a scratch copy of the course, so the
 learner's files are never changed. Needs only requirements.txt.
 """
@@ -22,8 +22,10 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from course import COURSE_ROOT, EXERCISES, copy_learner_files, execute, is_check, learners_version, nbgrader_of, read
-from grading_rules import CELL_TIMEOUT, KERNEL_ARGUMENTS
+from classroom.course import (
+    COURSE_ROOT, EXERCISES, copy_learner_files, execute, is_check, learners_version, nbgrader_of, read,
+)
+from classroom.grading.rules import CELL_TIMEOUT, KERNEL_ARGUMENTS
 ANSI_CODE = re.compile(r'\x1b\[[0-9;]*m')
 CELL_LINE = re.compile(r'Cell In\[\d+\], line (\d+)')
 
@@ -149,7 +151,9 @@ def report(notebook_path, points, max_points, failures):
     return '\n'.join(lines)
 
 
-def main(arguments):
+def main(arguments=None):
+    """make check: grades the notebooks named (default: every learners' version); 2 for bad input."""
+    arguments = sys.argv[1:] if arguments is None else arguments
     paths = [Path(argument) for argument in arguments] or [COURSE_ROOT / learners_version(e) for e in EXERCISES]
     try:
         for path in paths:
@@ -171,4 +175,4 @@ def main(arguments):
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -2,9 +2,9 @@
 (source/<assignment>/<assignment>.ipynb): solutions, hidden tests and outputs
 removed by nbgrader's own preprocessors, checks locked.
 
-    python tools/build_student_copies.py --in-place      # make exercises: notebooks/exercises/
-    python tools/build_student_copies.py [OUT_FOLDER]    # make student: default build/student
-    python tools/build_student_copies.py --solutions     # make solutions: build/solutions/
+    course-copies --in-place      # make exercises: notebooks/exercises/
+    course-copies [OUT_FOLDER]    # make student: default build/student
+    course-copies --solutions     # make solutions: build/solutions/
 
 --in-place writes the learners' versions that the course keeps in
 notebooks/exercises/ (run it after changing a teacher's version; a test fails
@@ -27,7 +27,7 @@ from nbgrader.preprocessors import (
     CheckCellMetadata, ClearHiddenTests, ClearOutput, ClearSolutions, ComputeChecksums, LockCells,
 )
 
-from course import CHAPTERS, COURSE_ROOT, EXERCISES, copy_learner_files, learners_version, nbgrader_of
+from classroom.course import CHAPTERS, COURSE_ROOT, EXERCISES, copy_learner_files, learners_version, nbgrader_of
 
 # Marks a folder as made by this script, so that only such a folder is ever
 # deleted when the copy is built again
@@ -74,7 +74,7 @@ def own_empty_folder(out_folder):
             )
         shutil.rmtree(out_folder)
     out_folder.mkdir(parents=True)
-    (out_folder / MARKER).write_text('Built by tools/build_student_copies.py; rebuilt on every run.\n')
+    (out_folder / MARKER).write_text('Built by classroom/student_copies.py; rebuilt on every run.\n')
     return out_folder
 
 
@@ -137,12 +137,18 @@ def write_learners_versions(root=COURSE_ROOT):
     return targets
 
 
-if __name__ == '__main__':
-    if sys.argv[1:] == ['--in-place']:
+def main(arguments=None):
+    """The command line of the module's docstring (course-copies)."""
+    arguments = sys.argv[1:] if arguments is None else arguments
+    if arguments == ['--in-place']:
         written = write_learners_versions()
-    elif sys.argv[1:] == ['--solutions']:
+    elif arguments == ['--solutions']:
         written = write_solutions(COURSE_ROOT / 'build' / 'solutions')
     else:
-        written = build_student_copies(Path(sys.argv[1] if len(sys.argv) > 1 else COURSE_ROOT / 'build' / 'student'))
+        written = build_student_copies(Path(arguments[0] if arguments else COURSE_ROOT / 'build' / 'student'))
     for path in written:
         print(path)
+
+
+if __name__ == '__main__':
+    main()

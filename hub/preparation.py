@@ -29,18 +29,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-import grading_rules
-from course import COURSE_ROOT, EXERCISES
+from classroom.course import COURSE_ROOT, EXERCISES
 
 LEARNERS_COURSE = 'learners-course'
-# The nbgrader settings of every server, and what they import
-NBGRADER_SETTINGS = COURSE_ROOT / 'hub' / 'nbgrader_config.py'
-GRADING_RULES = [COURSE_ROOT / 'tools' / name for name in grading_rules.MODULES]
-PRIVATE_SUBMIT = COURSE_ROOT / 'hub' / 'private_submit.py'
-# The class-list import, a command of the servers' environment for teachers
-ROSTER = COURSE_ROOT / 'tools' / 'roster.py'
-ROSTER_COMMAND = 'course-roster'
-SERVER_SETTINGS = (NBGRADER_SETTINGS, *GRADING_RULES, PRIVATE_SUBMIT, ROSTER)
+# The nbgrader settings of every server (beside this file): they import the
+# grading rules from the course's package, installed in the servers' environment
+NBGRADER_SETTINGS = Path(__file__).with_name('nbgrader_config.py')
 # The course's Jupyter settings (.jupyter/README.md) that every server gets too
 QUIET_START = ['jupyter_server_config.json', 'labconfig/default_setting_overrides.json']
 # The Jupyter settings only students' servers read (jupyterhub_config.py puts
@@ -91,7 +85,7 @@ def refuse_readable_solutions(course_root=COURSE_ROOT):
 def learners_course(folder):
     """Writes the learners' version of the course (no solutions) into `folder`.
     The one place the hub depends on the course's layout."""
-    from build_student_copies import build_student_copies
+    from classroom.student_copies import build_student_copies
 
     build_student_copies(folder)
 
@@ -129,7 +123,6 @@ def prepare(prefix, exchange, environment=sys.prefix):
     make_world_readable(course)
     settings = settings_folder(environment)
     copy_nbgrader_settings(settings)
-    install_roster_command(environment)
     # The course's quiet start (no news, no update checks), as make lab has it
     for name in QUIET_START:
         (settings / name).parent.mkdir(exist_ok=True)
@@ -141,27 +134,10 @@ def prepare(prefix, exchange, environment=sys.prefix):
     make_exchange(exchange)
 
 
-def install_roster_command(environment):
-    """`course-roster CLASS.csv`: a teacher imports the class list into their
-    ~/teaching course from a terminal of their server (tools/roster.py)."""
-    command = Path(environment) / 'bin' / ROSTER_COMMAND
-    command.write_text(
-        f'#!{Path(environment) / "bin" / "python"}\n'
-        f'"""Imports a class list into ~/teaching: {ROSTER_COMMAND} CLASS.csv (written by tools/hub.py)."""\n'
-        'import sys\n\n'
-        f'sys.path.insert(0, {str(settings_folder(environment))!r})\n'
-        'from roster import main  # noqa: E402\n\n'
-        'sys.exit(main())\n'
-    )
-    command.chmod(0o755)
-
-
 def copy_nbgrader_settings(folder):
-    """Copies the servers' nbgrader settings, and every file of the course's
-    that they import, into `folder`."""
+    """Copies the servers' nbgrader settings into `folder`."""
     Path(folder).mkdir(parents=True, exist_ok=True)
-    for source in SERVER_SETTINGS:
-        shutil.copy(source, Path(folder) / source.name)
+    shutil.copy(NBGRADER_SETTINGS, Path(folder) / NBGRADER_SETTINGS.name)
 
 
 def make_exchange(exchange):
@@ -236,7 +212,7 @@ def copy_missing(source, target, account):
 def teaching_course(folder, account):
     """The teacher's nbgrader course (source/, release/ and gradebook.db of
     every exercise), made once: an existing one is the teacher's work."""
-    from grading import release
+    from classroom.grading.commands import release
 
     folder = Path(folder)
     if folder.exists():

@@ -1,7 +1,8 @@
-"""What the course's tools and tests share, defined once: where the course
-is, which notebooks it has, how a notebook's cells are read, and how a
+"""What the course's commands, tools and tests share, defined once: where the
+course is, which notebooks it has, how a notebook's cells are read, and how a
 notebook is executed."""
 import json
+import os
 import re
 import runpy
 import shutil
@@ -13,10 +14,20 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-COURSE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def find_course_root():
+    """The course's folder, the one holding helpers.py: COURSE_ROOT in the
+    environment where it is set (the class's hub, whose environment holds a
+    copy of this package, not the clone), else the folder this package lies
+    in (make setup installs it in place, editable)."""
+    return Path(os.environ.get('COURSE_ROOT') or Path(__file__).resolve().parent.parent)
+
+
+COURSE_ROOT = find_course_root()
 NOTEBOOKS_FOLDER = COURSE_ROOT / 'notebooks'
 # The learners' versions of the exercise notebooks: generated from the
-# teacher's (tools/build_student_copies.py), committed, never edited by hand
+# teacher's (classroom/student_copies.py), committed, never edited by hand
 EXERCISES_FOLDER = NOTEBOOKS_FOLDER / 'exercises'
 # The teacher's versions, with the model solutions and the hidden tests, in
 # nbgrader's layout: source/<assignment>/<assignment>.ipynb

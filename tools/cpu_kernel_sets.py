@@ -6,7 +6,7 @@ its BLAS and vector maths (MKL) and its convolutions (oneDNN) by the CPU it
 finds, and splits work between threads; each choice can change the last bits
 of a result. The variables below force other choices on any one machine, so
 that a maintainer sees there what another machine would print.
-tools/kernel_paths.py measures which variables change what.
+tools/find_cpu_kernel_paths.py measures which variables change what.
 """
 import os
 import re
@@ -16,7 +16,7 @@ import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from course import COURSE_ROOT
+from classroom.course import COURSE_ROOT
 
 # The environment variables that choose PyTorch's CPU kernels or its threads
 KERNEL_VARIABLES = (

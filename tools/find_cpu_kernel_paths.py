@@ -3,17 +3,17 @@ on this machine: runs a few operations of the kind the notebooks use, in a
 fresh process per setting, and prints which results differ, in any bit,
 from those of the machine's own kernels.
 
-    python tools/kernel_paths.py
+    python -m tools.find_cpu_kernel_paths
 
 What it found is in CONTRIBUTING.md; the settings that changed something
-make up KERNEL_SETS in tools/kernel_sets.py.
+make up KERNEL_SETS in tools/cpu_kernel_sets.py.
 """
 import json
 import os
 import subprocess
 import sys
 
-from kernel_sets import environment
+from tools.cpu_kernel_sets import environment
 
 # Each probe returns tensors; their bytes are what is compared. Sizes follow
 # the notebooks: the chapter's (16, 1) linear model, notebook 02's small

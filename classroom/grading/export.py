@@ -20,7 +20,7 @@ moved after grading counts. Both files are written whole, then put in place.
 import csv
 from pathlib import Path
 
-from late_penalty import LatePenaltyPerDay, penalty
+from classroom.grading.late_penalty import LatePenaltyPerDay, penalty
 from nbgrader.api import MissingEntry
 from nbgrader.plugins import ExportPlugin
 

@@ -1,9 +1,9 @@
 """The course's grading loop with nbgrader, one command per step of a term.
 
-    python tools/grading.py release [--course FOLDER]   # make release
-    python tools/grading.py roster CLASS.csv            # make roster FILE=CLASS.csv
-    python tools/grading.py due ASSIGNMENT WHEN         # make due ASSIGNMENT=... DUE='2027-01-15 17:00 Europe/Paris'
-    python tools/grading.py grade [--assignment A] [--student S]   # make grade [ASSIGNMENT=...] [STUDENT=...]
+    course-grading release [--course FOLDER]              # make release
+    course-grading roster CLASS.csv                       # make roster FILE=CLASS.csv
+    course-grading due ASSIGNMENT WHEN                    # make due ASSIGNMENT=... DUE='2027-01-15 17:00 Europe/Paris'
+    course-grading grade [--assignment A] [--student S]   # make grade [ASSIGNMENT=...] [STUDENT=...]
 
 `release` makes FOLDER (default build/course/) an nbgrader course: one
 assignment per exercise notebook, named after the notebook, whose source
@@ -15,16 +15,16 @@ repository without losing the teacher's edits there, or stops, saying which
 files both sides changed (course_source.py); it rebuilds release/ and keeps
 everything else (submissions, grades).
 
-`roster` imports the class list (tools/roster.py): names and e-mails.
+`roster` imports the class list (classroom/grading/roster.py): names and e-mails.
 `due` sets an assignment's due date; work handed in later loses a share of
-its score per day started (tools/late_penalty.py).
+its score per day started (classroom/grading/late_penalty.py).
 
 `grade` autogrades the submissions in submitted/<student>/<assignment>/ that
 are new or handed in again, in one nbgrader run (a submission graded before
 keeps its grades, hand grades included), then writes the feedback
 (feedback/<student>/<assignment>/, HTML, without the hidden tests) and the
 class's grades: grades.csv, a row per student, and grades_by_assignment.csv
-(tools/class_grades.py). --assignment and --student grade one assignment,
+(classroom/grading/export.py). --assignment and --student grade one assignment,
 or one student's work, only; the grade files always cover the class.
 
 nbgrader reads the course's nbgrader_config.py, since it runs in the course's
@@ -40,12 +40,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course import COURSE_ROOT, EXERCISES, write_atomically
-from course_source import ReleaseStopped, repository_files, sync_source
-from roster import import_and_report
+from classroom.course import COURSE_ROOT, EXERCISES, write_atomically
+from classroom.grading.course_source import ReleaseStopped, repository_files, sync_source
+from classroom.grading.roster import import_and_report
 
 DEFAULT_COURSE_FOLDER = COURSE_ROOT / 'build' / 'course'
-# What tools/tampering.py logs for each locked cell a student edited
+# What classroom/grading/tampering.py logs for each locked cell a student edited
 EDITED_CELL = re.compile(r'(\S+) edited the locked cell (\S+) of (\S+):')
 ALL = '*'
 
@@ -96,7 +96,7 @@ def release(course_folder=DEFAULT_COURSE_FOLDER, course_config=True):
 
 # The first line of the nbgrader_config.py that release writes into a course
 # folder: a file without it is the teacher's own, and is left alone
-COURSE_CONFIG_MARK = '# Written by tools/grading.py release'
+COURSE_CONFIG_MARK = '# Written by classroom/grading/commands.py release'
 
 
 def write_course_config(course_folder):
@@ -203,7 +203,7 @@ def main():
     parser.add_argument('--course', type=Path, default=DEFAULT_COURSE_FOLDER, help='the nbgrader course folder')
     steps = parser.add_subparsers(dest='step', required=True)
     steps.add_parser('release', help='makes the course folder and releases every assignment')
-    roster_step = steps.add_parser('roster', help='imports the class list (tools/roster.py)')
+    roster_step = steps.add_parser('roster', help='imports the class list (classroom/grading/roster.py)')
     roster_step.add_argument('file', type=Path)
     due_step = steps.add_parser('due', help="sets an assignment's due date")
     due_step.add_argument('assignment')

@@ -22,9 +22,6 @@ runs its kernel with the same KERNEL_ARGUMENTS.
   (class_grades.py).
 """
 CELL_TIMEOUT = 120
-# The modules of tools/ a config that calls apply() needs beside it (the hub
-# copies them into its servers' settings folder)
-MODULES = ('grading_rules.py', 'feedback.py', 'tampering.py', 'late_penalty.py', 'class_grades.py')
 
 # Run first in every grading kernel; it leaves no name behind in the
 # learner's namespace (a notebook that forgot an import fails as it would
@@ -40,12 +37,12 @@ KERNEL_ARGUMENTS = [f'--IPKernelApp.exec_lines={WARNINGS_ON_STDOUT}']
 def apply(c):
     """Sets the course's grading rules on nbgrader's config object `c`."""
     # Imported here: make check uses the constants above without nbgrader
-    from class_grades import ClassGradesExport
-    from feedback import HideHiddenTests, OfflineFeedbackExporter
+    from classroom.grading.export import ClassGradesExport
+    from classroom.grading.feedback import HideHiddenTests, OfflineFeedbackExporter
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades, OverwriteCells
-    from late_penalty import LatePenaltyPerDay
-    from tampering import OverwriteCellsReportingEdits
+    from classroom.grading.late_penalty import LatePenaltyPerDay
+    from classroom.grading.tampering import OverwriteCellsReportingEdits
 
     c.Execute.timeout = CELL_TIMEOUT
     c.Execute.extra_arguments = KERNEL_ARGUMENTS

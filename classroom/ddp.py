@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from course import COURSE_ROOT
+from classroom.course import COURSE_ROOT
 
 PROGRAM = 'model_training/data_parallel.py'
 RUNS_FOLDER = 'runs/data_parallel'

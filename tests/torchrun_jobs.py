@@ -13,7 +13,7 @@ import time
 
 import psutil
 
-from course import COURSE_ROOT
+from classroom.course import COURSE_ROOT
 
 PROGRAM = 'model_training/data_parallel.py'
 
@@ -25,8 +25,8 @@ def listening(port, host='127.0.0.1'):
 
 
 def ddp_command(*args):
-    """The command `make ddp` runs (tools/ddp.py), with its options."""
-    return [sys.executable, 'tools/ddp.py', *[str(arg) for arg in args]]
+    """The command `make ddp` runs (classroom/ddp.py), with its options."""
+    return [sys.executable, '-m', 'classroom.ddp', *[str(arg) for arg in args]]
 
 
 def torchrun_command(nproc, program_args=(), torchrun_args=('--standalone',), max_restarts=0):

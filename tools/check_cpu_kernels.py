@@ -1,19 +1,19 @@
 """Lists every stored output that changes when a notebook runs on other CPU
-kernels than this machine's own (tools/kernel_sets.py): re-executes each
+kernels than this machine's own (tools/cpu_kernel_sets.py): re-executes each
 notebook under strict nbval once per kernel set and prints, cell by cell,
 what differs. Run it after adding or changing a printed number: a number
 that moves here will move on some learner's machine too.
 
-    python tools/kernel_sensitivity.py                          # every notebook, every kernel set
-    python tools/kernel_sensitivity.py NOTEBOOK [--set NAME]    # make kernel-check NB=NOTEBOOK
+    python -m tools.check_cpu_kernels                          # every notebook, every kernel set
+    python -m tools.check_cpu_kernels NOTEBOOK [--set NAME]    # make kernel-check NB=NOTEBOOK
 """
 import argparse
 import sys
 import time
 from pathlib import Path
 
-from course import NOTEBOOKS
-from kernel_sets import KERNEL_SETS, nbval_under
+from classroom.course import NOTEBOOKS
+from tools.cpu_kernel_sets import KERNEL_SETS, nbval_under
 
 
 def main():

@@ -3,7 +3,7 @@ the first lines of every notebook's setup cell (which fetches the course when
 a notebook is opened alone), the site's launch buttons and the README's
 launch links. See PUBLISHING.md.
 
-    python tools/publishing.py    # make publish: writes the setup cells and the README's links
+    python -m tools.publish    # make publish: writes the setup cells and the README's links
 
 COURSE_REPOSITORY in the environment overrides REPOSITORY (a git URL or a
 folder): for the tests, and for a school that serves its own mirror. The
@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import nbformat
 
-from course import CHAPTERS, COURSE_ROOT, LEARNERS_EXERCISES, NOTEBOOKS
+from classroom.course import CHAPTERS, COURSE_ROOT, LEARNERS_EXERCISES, NOTEBOOKS
 
 # The course's git repository, as a learner's machine reaches it (for the
 # Colab, Binder and JupyterHub links: https://github.com/OWNER/NAME), and its
@@ -23,9 +23,9 @@ from course import CHAPTERS, COURSE_ROOT, LEARNERS_EXERCISES, NOTEBOOKS
 REPOSITORY = ''
 BRANCH = 'main'
 
-SETUP_CELL_BODY = COURSE_ROOT / 'tools' / 'setup_cell.py'
+SETUP_CELL_BODY = COURSE_ROOT / 'tools' / 'setup_cell.txt'
 README = COURSE_ROOT / 'README.md'
-README_START = '<!-- launch links: written by `make publish` from tools/publishing.py -->'
+README_START = '<!-- launch links: written by `make publish` from tools/publish.py -->'
 README_END = '<!-- end of the launch links -->'
 COLAB = 'https://colab.research.google.com'
 BINDER = 'https://mybinder.org'
@@ -45,9 +45,9 @@ def hub():
 
 def setup_cell(repository=REPOSITORY, branch=BRANCH):
     """The source of every notebook's first code cell: the published address,
-    then tools/setup_cell.py."""
+    then tools/setup_cell.txt."""
     header = (
-        '# Where the course is published (written by `make publish`, from tools/publishing.py);\n'
+        '# Where the course is published (written by `make publish`, from tools/publish.py);\n'
         '# COURSE_REPOSITORY in the environment overrides the address\n'
         f'PUBLISHED_REPOSITORY = {repository!r}\n'
         f'PUBLISHED_BRANCH = {branch!r}\n\n'
@@ -105,7 +105,7 @@ def site_theme_options(address, branch, hub):
 def site_note(address, hub):
     """What the landing page says about the launch buttons, in Markdown."""
     if not address:
-        return ('This copy of the course names no published address (`REPOSITORY` in `tools/publishing.py`), '
+        return ('This copy of the course names no published address (`REPOSITORY` in `tools/publish.py`), '
                 'so its pages have no buttons to open a notebook in Colab, Binder or a JupyterHub.')
     if not web_repository(address):
         return (f'The course is published at `{address}`; the buttons that open a notebook in Colab, Binder or '
@@ -124,7 +124,7 @@ def readme_section(address=REPOSITORY, branch=BRANCH):
         return [
             'A notebook opened alone (in Colab, on a school\'s JupyterHub, from a download) fetches the',
             'course it needs from the address the course is published at. This copy names none yet',
-            '(`REPOSITORY` in `tools/publishing.py`; see PUBLISHING.md), so it has no launch links:',
+            '(`REPOSITORY` in `tools/publish.py`; see PUBLISHING.md), so it has no launch links:',
             'open the notebooks inside the course folder, or set `COURSE_REPOSITORY` to a copy you can reach.',
         ]
     lines = [f'A notebook opened alone fetches the course from <{address}> (branch `{branch}`) into a folder',

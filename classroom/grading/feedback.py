@@ -12,7 +12,7 @@ HTMLExporter.mathjax_url would set); OfflineFeedbackExporter writes MathJax 3
 into the page instead, where the notebook has math, and nothing elsewhere.
 
 The course's nbgrader settings (nbgrader_config.py, hub/nbgrader_config.py
-and tools/grading_rules.py, which both load) put both into nbgrader's.
+and classroom/grading/rules.py, which both load) put both into nbgrader's.
 """
 from functools import cache
 from importlib.metadata import PackageNotFoundError, distribution

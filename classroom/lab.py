@@ -3,8 +3,8 @@ root is the file browser's root, the chapter notebook opens, and the course's
 own settings (in .jupyter/) keep the first start free of prompts that have
 nothing to do with the course.
 
-    python tools/lab.py [OPTIONS...]              # make lab: JupyterLab
-    python tools/lab.py --notebook [OPTIONS...]   # make notebook: the classic interface
+    course-lab [OPTIONS...]              # make lab: JupyterLab
+    course-lab --notebook [OPTIONS...]   # make notebook: the classic interface
 
 OPTIONS go to Jupyter as they are (make's LAB_FLAGS), e.g. --no-browser --port 8890.
 The browser tests start JupyterLab with the same `command` and `environment`.
@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from course import CHAPTERS, COURSE_ROOT
+from classroom.course import CHAPTERS, COURSE_ROOT
 
 # The course's Jupyter settings, kept in the repository
 SETTINGS = COURSE_ROOT / '.jupyter'
@@ -37,7 +37,9 @@ def environment(base=None):
     return env
 
 
-def main(arguments):
+def main(arguments=None):
+    """make lab (make notebook with --notebook): Jupyter on the course, in this process."""
+    arguments = sys.argv[1:] if arguments is None else arguments
     app = 'lab'
     if arguments[:1] == ['--notebook']:
         app, arguments = 'notebook', arguments[1:]
@@ -47,4 +49,4 @@ def main(arguments):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    main()
