@@ -215,31 +215,34 @@ tensorboard: setup ## shows the TensorBoard logs of runs/
 
 
 # The hub's environment (make hub-env)
-$(HUB_READY): requirements.txt requirements-teacher.txt hub/requirements.txt hub/proxy/package-lock.json
+$(HUB_READY): requirements.txt requirements-teacher.txt classroom/hub/requirements.txt classroom/hub/proxy/package-lock.json
 	$(HUB_PYTHON) -m venv $(HUB_ENV)
 ifeq ($(TORCH),cpu)
 	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check $$(grep '^torch==' requirements.txt) \
 		--index-url https://download.pytorch.org/whl/cpu
 endif
 	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check \
-		-r requirements.txt -r requirements-teacher.txt -r hub/requirements.txt
-	# The proxy, JupyterHub's reference one (Node.js), at the versions of hub/proxy/package-lock.json
+		-r requirements.txt -r requirements-teacher.txt -r classroom/hub/requirements.txt
+	# The proxy, JupyterHub's reference one (Node.js), at the versions of classroom/hub/proxy/package-lock.json
 	mkdir -p $(HUB_ENV)/proxy
-	cp hub/proxy/package.json hub/proxy/package-lock.json $(HUB_ENV)/proxy/
+	cp classroom/hub/proxy/package.json classroom/hub/proxy/package-lock.json $(HUB_ENV)/proxy/
 	cd $(HUB_ENV)/proxy && npm ci --no-audit --no-fund
 	chmod -R go+rX $(HUB_ENV)
 	touch $@
 
 # The course's package in the hub's environment: a copy (every user's server
 # imports it; the clone stays private to root), installed again when it changes
-$(HUB_PACKAGE): $(HUB_READY) pyproject.toml $(wildcard classroom/*.py classroom/*/*.py hub/*.py)
-	$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check --no-deps --force-reinstall .
+$(HUB_PACKAGE): $(HUB_READY) pyproject.toml $(wildcard classroom/*.py classroom/*/*.py)
+	# Built from a copy of the package alone: nothing of the clone's build/ goes in
+	package=$$(mktemp -d) && cp -r pyproject.toml classroom $$package && \
+		$(HUB_ENV)/bin/python -m pip install --disable-pip-version-check --no-deps --force-reinstall $$package; \
+		status=$$?; rm -rf $$package; exit $$status
 	chmod -R go+rX $(HUB_ENV)
 	touch $@
 
 hub-env: $(HUB_PACKAGE) ## makes the hub's environment (HUB_ENV, default /opt/pytorch-course-hub/env)
 
-# Serves the class on http://127.0.0.1:8000 (settings in hub/jupyterhub_config.py,
+# Serves the class on http://127.0.0.1:8000 (settings in classroom/hub/jupyterhub_config.py,
 # the teachers' walk through a term in HUB.md); Ctrl+C stops it and every
 # user's server, and keeps everyone's files
 hub: $(HUB_PACKAGE) ## starts the class's JupyterHub, as root (HUB.md)

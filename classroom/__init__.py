@@ -6,5 +6,5 @@
   make student, make solutions);
 - grading/: the exercises graded with nbgrader, for the course's folder and
   the class's hub alike (make release, roster, due, grade);
-- hub/ (the top-level folder hub/): the class's JupyterHub.
+- hub/: the class's JupyterHub, its settings beside its modules.
 """

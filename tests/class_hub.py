@@ -27,7 +27,7 @@ import psutil
 from classroom.course import COURSE_ROOT, free_port, wait_for
 
 HUB_ENVIRONMENT = Path(os.environ.get('COURSE_HUB_ENV', '/opt/pytorch-course-hub/env'))
-HUB_CONFIG = COURSE_ROOT / 'hub' / 'jupyterhub_config.py'
+HUB_CONFIG = COURSE_ROOT / 'classroom' / 'hub' / 'jupyterhub_config.py'
 # The course id, as jupyterhub_config.py sets it (once, there)
 COURSE_ID = re.search(r"^COURSE_ID = '([^']+)'", HUB_CONFIG.read_text(), re.MULTILINE).group(1)
 READY_TIMEOUT = 300

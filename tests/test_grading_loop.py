@@ -289,7 +289,7 @@ def test_nbgrader_run_inside_the_course_folder_gets_the_course_settings(graded_c
 
 
 def test_the_hubs_servers_get_the_course_grading_rules_from_the_settings_the_hub_copies(tmp_path):
-    """hub/preparation.py copies the servers' nbgrader settings, one file,
+    """classroom/hub/preparation.py copies the servers' nbgrader settings, one file,
     into the servers' environment: read there, with nothing beside them, they
     set the same grading rules as the course's, from the installed package."""
     from traitlets.config.loader import PyFileConfigLoader
@@ -315,11 +315,11 @@ def test_the_hubs_servers_get_the_course_grading_rules_from_the_settings_the_hub
 
 
 def test_the_kubernetes_image_installs_the_package_and_the_settings_the_hub_copies():
-    # hub/Dockerfile cannot import hub/preparation.py: it names the same file,
+    # classroom/hub/Dockerfile cannot import classroom/hub/preparation.py: it names the same file,
     # and installs the course's package as make hub-env does
     from classroom.hub.preparation import NBGRADER_SETTINGS
 
-    dockerfile = (COURSE_ROOT / 'hub' / 'Dockerfile').read_text().replace('\\\n', ' ')
+    dockerfile = (COURSE_ROOT / 'classroom' / 'hub' / 'Dockerfile').read_text().replace('\\\n', ' ')
     settings = str(NBGRADER_SETTINGS.relative_to(COURSE_ROOT))
     assert f'COPY {settings} /usr/local/etc/jupyter/' in dockerfile
     assert 'pip install --no-cache-dir --no-deps /tmp/course-package' in dockerfile

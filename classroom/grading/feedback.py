@@ -11,7 +11,7 @@ a CDN (nbconvert's `mathjax` macro, called without the URL that
 HTMLExporter.mathjax_url would set); OfflineFeedbackExporter writes MathJax 3
 into the page instead, where the notebook has math, and nothing elsewhere.
 
-The course's nbgrader settings (nbgrader_config.py, hub/nbgrader_config.py
+The course's nbgrader settings (nbgrader_config.py, classroom/hub/nbgrader_config.py
 and classroom/grading/rules.py, which both load) put both into nbgrader's.
 """
 from functools import cache

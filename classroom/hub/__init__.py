@@ -1,4 +1,4 @@
-"""The class's JupyterHub (`make hub`), installed as classroom.hub:
+"""The class's JupyterHub (`make hub`), all in this folder:
 jupyterhub_config.py, the hub's settings; preparation.py, what the hub does
 on this machine as root (the class's folder, accounts, homes); exchange.py,
 nbgrader's exchange for the class; nbgrader_config.py, the nbgrader settings

@@ -6,7 +6,7 @@ unguessable name, in a folder that nobody but the teacher can list, hides it
 from other students. Here the submission is then closed to 'others': it
 stays readable by the group of the inbound folder, which nbgrader's release
 gives the inbound folder's owner, the teacher, so that `collect` still reads
-it. hub/nbgrader_config.py makes this the exchange's submit."""
+it. classroom/hub/nbgrader_config.py makes this the exchange's submit."""
 import shutil
 import stat
 from pathlib import Path

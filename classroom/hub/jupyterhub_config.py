@@ -20,7 +20,7 @@ from pathlib import Path
 # The clone this file lies in: the hub builds the learners' course and the
 # teachers' nbgrader course from it. The servers' environment holds a copy of
 # the course's package (classroom), which finds the clone through this
-os.environ['COURSE_ROOT'] = str(Path(__file__).resolve().parent.parent)
+os.environ['COURSE_ROOT'] = str(Path(__file__).resolve().parents[2])
 
 from classroom.grading.roster import USER_NAME  # noqa: E402
 from classroom.hub import preparation as hub  # noqa: E402
@@ -57,7 +57,7 @@ c.JupyterHub.hub_ip = '127.0.0.1'
 c.JupyterHub.hub_port = int(os.environ.get('COURSE_HUB_API_PORT', '8081'))
 c.ConfigurableHTTPProxy.api_url = f'http://127.0.0.1:{os.environ.get("COURSE_HUB_PROXY_API_PORT", "8001")}'
 # JupyterHub's reference proxy (npm's configurable-http-proxy), installed in
-# the servers' environment by the Makefile (hub/requirements.txt says why not
+# the servers' environment by the Makefile (classroom/hub/requirements.txt says why not
 # the Python port)
 c.ConfigurableHTTPProxy.command = [str(Path(sys.prefix, 'proxy', 'node_modules', '.bin', 'configurable-http-proxy'))]
 # Users, tokens and the cookie secret survive a restart of the hub
@@ -110,7 +110,7 @@ c.Spawner.cmd = [str(Path(sys.prefix) / 'bin' / 'jupyterhub-singleuser')]
 c.Spawner.notebook_dir = '~'
 c.Spawner.default_url = f'/lab/tree/{hub.COURSE_IN_HOME}'
 c.Spawner.environment = {
-    # nbgrader reads these (hub/nbgrader_config.py)
+    # nbgrader reads these (classroom/hub/nbgrader_config.py)
     'COURSE_ID': COURSE_ID,
     'COURSE_EXCHANGE': str(EXCHANGE),
     # The servers' environment first: its jupyter, nbgrader and python
