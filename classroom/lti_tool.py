@@ -9,8 +9,9 @@ group, closed to everyone else (students included):
 - `tool-key.pem`: the tool's RSA private key. The hub makes it on its first
   start with LTI and keeps it; the platform checks the tool's signed token
   requests with its public half, which the hub serves at /hub/lti13/jwks.
-- `platform.json`: the platform's issuer, client id, deployment ids and
-  endpoints, written by the hub at each start from COURSE_LTI_* variables.
+- `platform.json`: the platform's issuer, client id, deployment ids,
+  endpoints and the courses accepted (all of them when none is named),
+  written by the hub at each start from COURSE_LTI_* variables.
 - `launches.json`: what each sign-in from the platform told the hub: the
   user's stable platform id (`sub`) under their hub name, and each course's
   (context's) grade service endpoint.
@@ -65,6 +66,8 @@ SETTINGS = {
     'authorize_url': 'COURSE_LTI_AUTHORIZE_URL',
     'token_url': 'COURSE_LTI_TOKEN_URL',
 }
+# Optional: the platform's courses (context ids) whose launches are accepted
+CONTEXTS_VARIABLE = 'COURSE_LTI_CONTEXT_ID'
 # Only a test's platform, on this machine, may go without HTTPS
 LOOPBACK = {'127.0.0.1', 'localhost', '::1'}
 
@@ -78,6 +81,7 @@ class Platform:
     jwks_url: str
     authorize_url: str
     token_url: str
+    context_ids: tuple = ()
 
     @classmethod
     def from_environment(cls, environment=os.environ):
@@ -95,12 +99,14 @@ class Platform:
             raise ValueError('COURSE_HUB_AUTH=lti needs the platform\'s settings (HUB.md, "Signing in from the '
                              'school\'s platform"): ' + '; '.join(problems))
         values['deployment_ids'] = tuple(values['deployment_ids'].split())
+        values['context_ids'] = tuple(environment.get(CONTEXTS_VARIABLE, '').split())
         return cls(**values)
 
     @classmethod
     def read(cls, folder):
         settings = json.loads((Path(folder) / PLATFORM_FILE).read_text())
-        return cls(**{**settings, 'deployment_ids': tuple(settings['deployment_ids'])})
+        return cls(**{**settings, 'deployment_ids': tuple(settings['deployment_ids']),
+                      'context_ids': tuple(settings.get('context_ids', ()))})
 
     def write(self, folder, group_id):
         write_private(Path(folder) / PLATFORM_FILE, json.dumps(asdict(self), indent=2) + '\n', group_id)

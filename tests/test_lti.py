@@ -14,9 +14,9 @@ import pytest
 from classroom.grading.passback import FinalScore, GradeService, ServiceError, passback, scores_url
 from classroom.grading.roster import USER_NAME
 from classroom.hub.preparation import ensure_account, set_teacher, teachers_group
-from classroom.lti_tool import (CLASS_LIST_FILE, DEPLOYMENT_CLAIM, INSTRUCTOR_ROLE, KEY_FILE, LAUNCHES_FILE,
-                                LTI_FOLDER, Platform, hub_name, new_private_key, public_jwk, read_launches,
-                                read_private_key, record_launch)
+from classroom.lti_tool import (CLASS_LIST_FILE, CONTEXT_CLAIM, DEPLOYMENT_CLAIM, INSTRUCTOR_ROLE, KEY_FILE,
+                                LAUNCHES_FILE, LTI_FOLDER, Platform, hub_name, new_private_key, public_jwk,
+                                read_launches, read_private_key, record_launch)
 from tests.class_hub import HUB_ENVIRONMENT, ClassHub, request
 from tests.lti_platform import LEARNER_ROLE, SimulatedPlatform, platform_user
 
@@ -168,6 +168,7 @@ def lti_hub():
             'COURSE_LTI_ISSUER': platform.issuer, 'COURSE_LTI_CLIENT_ID': platform.client_id,
             'COURSE_LTI_DEPLOYMENT_ID': platform.deployment_id, 'COURSE_LTI_JWKS_URL': f'{platform.url}/jwks',
             'COURSE_LTI_AUTHORIZE_URL': f'{platform.url}/authorize', 'COURSE_LTI_TOKEN_URL': platform.token_url,
+            'COURSE_LTI_CONTEXT_ID': platform.context_id,
         })
         # The platform reads the tool's keys where the hub serves them
         platform.register(hub.url, f'{hub.url}/hub/lti13/jwks')
@@ -227,6 +228,7 @@ def test_a_forged_foreign_expired_or_replayed_launch_is_refused(lti_hub):
         'for another tool (audience)': ({'aud': 'another-tool'}, 401),
         'expired': ({'iat': now - 400, 'exp': now - 100}, 400),
         'from another deployment': ({DEPLOYMENT_CLAIM: 'deployment-2'}, 403),
+        'from another course': ({CONTEXT_CLAIM: {'id': 'course-202', 'title': 'Another course'}}, 403),
     }
     for what, (changes, refused_with) in attempts.items():
         user = platform_user(f'mallory-{len(what)}')

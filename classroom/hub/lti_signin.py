@@ -9,8 +9,9 @@ jupyterhub-ltiauthenticator's LTI 1.3 authenticator, with the course's rules.
   with an nbgrader course), as do the names in COURSE_HUB_TEACHERS; the role
   is read again at every launch, so a teacher removed from the course on
   the platform is no admin after their next launch.
-- A launch from another deployment of the tool than the hub's, or without a
-  user id (an anonymous launch), is refused (403).
+- A launch from another deployment of the tool than the hub's, from a course
+  (context) other than those named (when some are: COURSE_LTI_CONTEXT_ID), or
+  without a user id (an anonymous launch), is refused (403).
 - A launch is accepted once: its nonce is remembered until the id_token
   expires, so the same form posted again (a replay) is refused (400); the
   authenticator itself checks the nonce against the browser's cookie only,
@@ -29,7 +30,8 @@ from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
 from tornado.web import HTTPError
 from traitlets import Dict, Int, Set, Unicode
 
-from classroom.lti_tool import DEPLOYMENT_CLAIM, hub_name, is_instructor, prepare_folder, public_jwk, record_launch
+from classroom.lti_tool import (CONTEXT_CLAIM, DEPLOYMENT_CLAIM, hub_name, is_instructor, prepare_folder, public_jwk,
+                                record_launch)
 
 
 class ToolKeysHandler(BaseHandler):
@@ -55,6 +57,7 @@ class CourseLTIAuthenticator(LTI13Authenticator):
 
     callback_handler = OneTimeLaunchHandler
     deployment_ids = Set(Unicode(), config=True, help='The deployments of the tool whose launches are accepted')
+    context_ids = Set(Unicode(), config=True, help='The courses whose launches are accepted; empty: every one')
     teachers = Set(Unicode(), config=True, help='Hub names that are teachers whatever their role on the platform')
     records_folder = Unicode(config=True, help='The LTI folder (classroom/lti_tool.py)')
     records_group = Int(config=True, help="The teachers' Unix group id, which may read the LTI folder")
@@ -83,12 +86,17 @@ class CourseLTIAuthenticator(LTI13Authenticator):
             self.log.warning('Refused a launch from deployment %r (the hub accepts %s)', deployment,
                              ', '.join(sorted(self.deployment_ids)))
             raise HTTPError(403, 'This hub is not registered for the platform deployment you came from')
+        context = (data.get(CONTEXT_CLAIM) or {}).get('id')
+        if self.context_ids and context not in self.context_ids:
+            self.log.warning('Refused a launch from course %r (the hub accepts %s)', context,
+                             ', '.join(sorted(self.context_ids)))
+            raise HTTPError(403, 'This hub is not open to the course you came from')
         if not data.get('sub'):
             raise HTTPError(403, 'The platform sent no user id (an anonymous launch): the hub needs one')
         name = hub_name(data['iss'], data['sub'])
         teacher = is_instructor(data) or name in self.teachers
         record_launch(self.records_folder, self.records_group, name, data, teacher)
-        self.log.info('LTI launch: %s (%s)', name, 'teacher' if teacher else 'student')
+        self.log.info('LTI launch: %s (%s) from course %r', name, 'teacher' if teacher else 'student', context)
         return {'name': name, 'admin': teacher}
 
 
@@ -106,6 +114,7 @@ def configure(c, platform, folder, group_id, teachers, public_url):
     settings.authorize_url = platform.authorize_url
     settings.jwks_endpoint = platform.jwks_url
     settings.deployment_ids = set(platform.deployment_ids)
+    settings.context_ids = set(platform.context_ids)
     settings.teachers = set(teachers)
     settings.records_folder = str(folder)
     settings.records_group = group_id
