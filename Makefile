@@ -153,12 +153,22 @@ due: $(TEACHER_READY) ## sets a due date: make due ASSIGNMENT=... DUE='2027-01-1
 # Autogrades every submission in build/course/submitted/<student>/<assignment>/
 # that is new or handed in again (ASSIGNMENT=..., STUDENT=...: only those),
 # writes build/course/feedback/ and the class's grades: grades.csv (a row per
-# student, for a learning platform) and grades_by_assignment.csv
+# student, for a learning platform) and grades_by_assignment.csv. PASSBACK=1
+# then sends the final scores to the school's platform (LTI Assignment and
+# Grade Services, classroom/grading/passback.py), for a class that signs in
+# to the hub from the platform (HUB.md)
 ASSIGNMENT ?=
 STUDENT ?=
-grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/ (ASSIGNMENT=, STUDENT=: only those): grades, feedback
+PASSBACK ?=
+ifneq ($(filter-out 1,$(PASSBACK)),)
+$(error PASSBACK=$(PASSBACK): the one choice is PASSBACK=1, which sends the grades to the school's platform)
+endif
+grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/ (ASSIGNMENT=, STUDENT=: only those): grades, feedback; PASSBACK=1: to the platform
 	$(BIN)/course-grading grade $(if $(ASSIGNMENT),--assignment '$(ASSIGNMENT)') \
 		$(if $(STUDENT),--student '$(STUDENT)')
+ifeq ($(PASSBACK),1)
+	$(BIN)/course-passback --course build/course
+endif
 
 # The course as a static web site in build/site/ (open build/site/index.html),
 # rendered from the notebooks' stored outputs: nothing is executed or

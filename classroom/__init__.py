@@ -5,6 +5,9 @@
 - student_copies.py: the learners' versions of the exercises (make exercises,
   make student, make solutions);
 - grading/: the exercises graded with nbgrader, for the course's folder and
-  the class's hub alike (make release, roster, due, grade);
+  the class's hub alike (make release, roster, due, grade), and the grades
+  sent to the school's platform (passback.py);
+- lti_tool.py: the course as an LTI 1.3 tool of the school's platform, what
+  the hub's sign-in and the grade passback share;
 - hub/: the class's JupyterHub, its settings beside its modules.
 """

@@ -25,6 +25,7 @@ import nbformat
 import psutil
 
 from classroom.course import COURSE_ROOT, free_port, wait_for
+from classroom.hub.preparation import teachers_group
 
 HUB_ENVIRONMENT = Path(os.environ.get('COURSE_HUB_ENV', '/opt/pytorch-course-hub/env'))
 HUB_CONFIG = COURSE_ROOT / 'classroom' / 'hub' / 'jupyterhub_config.py'
@@ -75,13 +76,14 @@ class ClassHub:
     """The course's hub on free ports, for a class of test accounts; started
     and stopped by the test, which removes everything it made."""
 
-    def __init__(self, prefix, students, sign_up=False):
+    def __init__(self, prefix, students, sign_up=False, settings=None):
         """A hub whose teacher is PREFIX<random>-teacher, and whose students are
         PREFIX<random>-<name> for each name of `students` (short: a Unix
         account name has at most 32 characters). Everyone logs in with
-        `password` (DummyAuthenticator), or, with `sign_up`, once signed up
-        (with `password`, say) and approved through the class's own pages
-        (jupyterhub_config.py's authenticator)."""
+        `password` (DummyAuthenticator), or, with `sign_up`, through
+        jupyterhub_config.py's own authenticator: once signed up (with
+        `password`, say) and approved through the class's own pages, or as
+        `settings` (more COURSE_HUB_* variables) choose (COURSE_HUB_AUTH=lti)."""
         self.folder = Path(tempfile.mkdtemp(prefix=f'{prefix}-'))
         # The students' servers cross it to reach the class's folder
         self.folder.chmod(0o755)
@@ -89,6 +91,7 @@ class ClassHub:
         self.teacher = f'{self.tag}-teacher'
         self.students = {student: f'{self.tag}-{student}' for student in students}
         self.group = self.tag
+        self.settings = settings or {}
         self.port, self.api_port, self.proxy_api_port = free_port(), free_port(), free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.token = secrets.token_hex(32)
@@ -118,6 +121,7 @@ class ClassHub:
             'COURSE_HUB_FOLDER': str(self.class_folder), 'COURSE_HUB_TEACHERS': self.teacher,
             'COURSE_HUB_GROUP': self.group, 'COURSE_HUB_PORT': str(self.port),
             'COURSE_HUB_API_PORT': str(self.api_port), 'COURSE_HUB_PROXY_API_PORT': str(self.proxy_api_port),
+            **self.settings,
         }
 
     def start(self):
@@ -250,7 +254,8 @@ class ClassHub:
         for path in Path(tempfile.gettempdir()).iterdir():
             if path.lstat().st_uid in uids:
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-        subprocess.run(['groupdel', self.group], capture_output=True)
+        for group in (self.group, teachers_group(self.group)):
+            subprocess.run(['groupdel', group], capture_output=True)
         # The hub's logs stay, for whoever reads a failure
         LOGS.mkdir(parents=True, exist_ok=True)
         for log in self.folder.glob('hub-*.log'):

@@ -511,3 +511,45 @@ def test_a_second_release_keeps_the_teachers_edit_and_hands_it_out(graded_course
     with pytest.raises(SourceConflict, match=re.escape(f'{edited}  (the repository\'s: {notebook})')):
         release(course)
     assert {path: path.read_bytes() for path in course.rglob('*') if path.is_file()} == before
+
+
+def test_passback_sends_every_students_final_score_to_one_line_item_per_assignment(graded_course, tmp_path):
+    """Grades back to a simulated platform (tests/lti_platform.py) through
+    LTI Assignment and Grade Services, as `course-passback` sends them:
+    the scores of the grade files, late penalty included."""
+    from classroom.grading.passback import GradeService, final_scores, passback
+    from classroom.lti_tool import new_private_key, public_jwk, read_launches
+    from tests.lti_platform import SimulatedPlatform, platform_user
+
+    table = grade_table(graded_course)
+    # Everyone on the roster opened the course from the platform but one who handed in
+    never_launched = student_id('wrong_answers')
+    launched = [row['id'] for row in roster_rows() if row['id'] != never_launched]
+    key = new_private_key()
+    with SimulatedPlatform() as platform:
+        platform.register('http://127.0.0.1:9', {'keys': [public_jwk(key)]})
+        platform.record_launches(tmp_path / 'lti', launched)
+        report = passback(final_scores(graded_course), read_launches(tmp_path / 'lti'),
+                          GradeService(platform.settings(), key))
+    assert not report.failed, report.failed
+    items = {item['resourceId']: item for item in platform.line_items.values()}
+    assert sorted(items) == sorted(notebook.stem for notebook in EXERCISES)
+    for notebook in EXERCISES:
+        assert items[notebook.stem]['scoreMaximum'] == points(notebook, autograded_only=False)
+    sent = {(assignment, student) for student, assignment, _ in report.sent}
+    for (assignment, student), row in table.items():
+        if row['status'] == 'missing' or student == never_launched:
+            assert (assignment, student) not in sent
+            continue
+        score = platform.scores[(items[assignment]['id'], platform_user(student)['sub'])]
+        assert (score['scoreGiven'], score['scoreMaximum']) == (float(row['score']), float(row['max_score']))
+        assert score['gradingProgress'] == ('PendingManual' if row['needs_manual_grade'] == 'yes' else 'FullyGraded')
+    assert len(platform.scores) == len(sent)
+    # The late work's score, its penalty taken off
+    late = table[(LATE_NOTEBOOK.stem, student_id(LATE_STUDENT))]
+    assert float(late['score']) < float(late['raw_score'])
+    assert platform.scores[(items[LATE_NOTEBOOK.stem]['id'], platform_user(student_id(LATE_STUDENT))['sub'])][
+        'scoreGiven'] == float(late['score'])
+    assert {(student, why) for student, _, why in report.skipped} == {
+        (never_launched, 'never opened the course from the platform'), (ABSENT, 'nothing handed in'),
+        (student_id(LATE_STUDENT), 'nothing handed in')}

@@ -2,4 +2,6 @@
 make release, roster, due, grade), the grading rules that the course's and
 the hub's nbgrader settings share (rules.py, with the nbgrader plug-ins it
 sets: feedback.py, tampering.py, late_penalty.py, export.py), the class list
-(roster.py) and how a release keeps a teacher's edits (course_source.py)."""
+(roster.py), how a release keeps a teacher's edits (course_source.py) and
+the final scores sent to the school's platform (passback.py: LTI Assignment
+and Grade Services)."""

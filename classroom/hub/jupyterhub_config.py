@@ -35,8 +35,15 @@ COURSE_ID = 'pytorch-training-loop'
 CLASS_FOLDER = Path(os.environ.get('COURSE_HUB_FOLDER', '/srv/pytorch-course'))
 EXCHANGE = CLASS_FOLDER / 'exchange'
 STATE = CLASS_FOLDER / 'hub-state'
-# The teachers: hub admins (they approve sign-ups) with an nbgrader course
-TEACHERS = set(os.environ.get('COURSE_HUB_TEACHERS', 'teacher').split())
+# How users sign in: the hub's own sign-up, each account approved by a
+# teacher (signup), or from the school's learning platform with LTI 1.3 (lti,
+# classroom/hub/lti_signin.py, with the platform's COURSE_LTI_* settings)
+AUTH = os.environ.get('COURSE_HUB_AUTH', 'signup')
+if AUTH not in ('signup', 'lti'):
+    sys.exit(f'COURSE_HUB_AUTH={AUTH!r}: the choices are signup (the default) and lti')
+# The teachers: hub admins (they approve sign-ups) with an nbgrader course;
+# with LTI, also everyone the platform launches as the course's Instructor
+TEACHERS = set(os.environ.get('COURSE_HUB_TEACHERS', 'teacher' if AUTH == 'signup' else '').split())
 # Every account the hub makes is in this Unix group, and the hub starts
 # servers for accounts of this group only
 GROUP = os.environ.get('COURSE_HUB_GROUP', 'pytorch-course')
@@ -66,18 +73,6 @@ c.JupyterHub.cookie_secret_file = str(STATE / 'jupyterhub_cookie_secret')
 c.ConfigurableHTTPProxy.pid_file = str(STATE / 'jupyterhub-proxy.pid')
 
 # --- Who may sign in --------------------------------------------------------
-# Students sign up at /hub/signup with a user name and a password; a teacher
-# approves each one at /hub/authorize before they can sign in. A teacher
-# signs up first, under a name of TEACHERS, and is approved at once.
-import nativeauthenticator  # noqa: E402
-import nativeauthenticator.handlers  # noqa: E402
-
-c.JupyterHub.authenticator_class = 'native'
-c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / 'templates')]
-c.NativeAuthenticator.open_signup = False
-c.NativeAuthenticator.minimum_password_length = 10
-c.NativeAuthenticator.allowed_failed_logins = 5
-c.NativeAuthenticator.ask_email_on_signup = True
 c.Authenticator.admin_users = TEACHERS
 # A user name is a Unix account name too: lower-case letters, digits and
 # dashes (a roster's ids are checked against the same rule)
@@ -101,7 +96,46 @@ class NoTimer:
         pass
 
 
-nativeauthenticator.handlers.LoginHandler.statsd = NoTimer()
+if AUTH == 'signup':
+    # Students sign up at /hub/signup with a user name and a password; a
+    # teacher approves each one at /hub/authorize before they can sign in. A
+    # teacher signs up first, under a name of TEACHERS, and is approved at once.
+    import nativeauthenticator
+    import nativeauthenticator.handlers
+
+    c.JupyterHub.authenticator_class = 'native'
+    c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / 'templates')]
+    c.NativeAuthenticator.open_signup = False
+    c.NativeAuthenticator.minimum_password_length = 10
+    c.NativeAuthenticator.allowed_failed_logins = 5
+    c.NativeAuthenticator.ask_email_on_signup = True
+    nativeauthenticator.handlers.LoginHandler.statsd = NoTimer()
+else:
+    # Everyone comes from the school's platform: the platform says who they
+    # are (a stable id, made into their hub name) and whether they teach
+    # the course. The tool's key and the launches the grade passback needs
+    # lie in the LTI folder, root's and the teachers' group's alone
+    import grp
+
+    from classroom.hub import lti_signin
+    from classroom.lti_tool import FOLDER_VARIABLE, LTI_FOLDER, Platform, is_secure_url
+
+    # The address the platform and the students reach the hub at (HTTPS)
+    PUBLIC_URL = os.environ.get('COURSE_HUB_PUBLIC_URL', '')
+    if not is_secure_url(PUBLIC_URL):
+        sys.exit(f'COURSE_HUB_AUTH=lti needs COURSE_HUB_PUBLIC_URL, the https:// address the platform reaches the '
+                 f'hub at (e.g. https://hub.school.example), not {PUBLIC_URL!r}')
+    try:
+        PLATFORM = Platform.from_environment()
+    except ValueError as error:
+        sys.exit(str(error))
+    TEACHERS_GROUP = hub.teachers_group(GROUP)
+    hub.ensure_group(TEACHERS_GROUP)
+    REGISTRATION = lti_signin.configure(c, PLATFORM, CLASS_FOLDER / LTI_FOLDER, grp.getgrnam(TEACHERS_GROUP).gr_gid,
+                                        TEACHERS, PUBLIC_URL)
+    print('The tool\'s addresses, to register on the platform (HUB.md):', file=sys.stderr)
+    for what, url in REGISTRATION.items():
+        print(f'  {what}: {url}', file=sys.stderr)
 
 # --- Each user's server -----------------------------------------------------
 # Started as the user's own Unix account, from the servers' environment
@@ -116,6 +150,10 @@ c.Spawner.environment = {
     # The servers' environment first: its jupyter, nbgrader and python
     'PATH': os.pathsep.join([str(Path(sys.prefix) / 'bin'), '/usr/local/bin', '/usr/bin', '/bin']),
 }
+if AUTH == 'lti':
+    # course-passback finds the platform's settings, the tool's key and the
+    # launches there (a teacher's account can read them, a student's cannot)
+    c.Spawner.environment[FOLDER_VARIABLE] = str(CLASS_FOLDER / LTI_FOLDER)
 # A loaded machine takes its time to start a server (11 s measured on two
 # busy cores): give it two minutes before calling the start failed
 c.Spawner.start_timeout = 120
@@ -129,8 +167,10 @@ async def open_account(spawner):
     their nbgrader course). A student's server also reads the students'
     settings (preparation.py): no formgrader, in JupyterLab or on the server."""
     name = spawner.user.name
-    teacher = name in TEACHERS
-    await asyncio.to_thread(hub.open_account, name, GROUP, CLASS_FOLDER, teacher=teacher)
+    # With LTI, the platform's role, as the last launch gave it (an admin)
+    teacher = name in TEACHERS or (AUTH == 'lti' and spawner.user.admin)
+    await asyncio.to_thread(hub.open_account, name, GROUP, CLASS_FOLDER, teacher=teacher,
+                            teachers_group_too=AUTH == 'lti')
     if not teacher:
         # Before the servers' environment in Jupyter's search path, so its
         # settings win over those nbgrader installed there; a copy, as the

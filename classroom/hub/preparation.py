@@ -226,10 +226,32 @@ def teaching_course(folder, account):
     chown_tree(folder, account)
 
 
-def open_account(name, group, prefix, teacher=False):
+def teachers_group(group):
+    """The Unix group of the teachers of the class whose accounts are in
+    `group`: it may read what only teachers may (the LTI folder)."""
+    return f'{group}-teachers'
+
+
+def set_teacher(name, group, teacher):
+    """Puts the account `name` in the teachers' group of `group` (made if
+    missing), or takes it out, as `teacher` says: a teacher who lost the role
+    loses the group at their next start."""
+    teachers = teachers_group(group)
+    with ACCOUNTS_BEING_MADE:
+        ensure_group(teachers)
+        member = name in grp.getgrnam(teachers).gr_mem
+        if teacher != member:
+            subprocess.run(['gpasswd', '--add' if teacher else '--delete', name, teachers], check=True,
+                           capture_output=True)
+
+
+def open_account(name, group, prefix, teacher=False, teachers_group_too=False):
     """Makes `name`'s account and home ready for their server (see the module's
-    docstring); returns the account's pwd entry."""
+    docstring); with `teachers_group_too`, puts a teacher in the teachers'
+    group and takes anyone else out of it. Returns the account's pwd entry."""
     account = ensure_account(name, group)
+    if teachers_group_too:
+        set_teacher(name, group, teacher)
     home = Path(account.pw_dir)
     copy_missing(Path(prefix) / LEARNERS_COURSE, home / COURSE_IN_HOME, account)
     if teacher:
