@@ -492,3 +492,14 @@ def test_add_graph_logs_the_graph_and_leaves_the_training_unchanged(workdir):
 def test_add_graph_without_a_writer_says_what_is_missing():
     with pytest.raises(RuntimeError, match='set_tensorboard'):
         new_trainer().add_graph()
+
+
+def test_the_predictions_are_those_of_the_model_notebook_01_deploys():
+    """'The same predictions as the model deployed in notebook 01: it is the
+    same model'."""
+    def numbers(notebook, cell_id):
+        cell = next(cell for cell in nbformat.read(notebook, as_version=4).cells if cell.get('id') == cell_id)
+        text = ''.join(output.get('text', '') + output.get('data', {}).get('text/plain', '') for output in cell.outputs)
+        return [float(number) for number in re.findall(r'\d+\.\d+', text)]
+
+    assert numbers(CHAPTER_05, 'predict') == numbers(CHAPTER_01, 'cell-111')
