@@ -49,11 +49,12 @@ LEARNERS_EXERCISES = [EXERCISES_FOLDER / exercise.name for exercise in EXERCISES
 NOTEBOOKS = CHAPTERS + EXERCISES
 # What a learner needs beside the notebooks, in the student copy and in every
 # nbgrader assignment: the helpers, the data scripts, the chapters' stage
-# scripts (some exercises run them), the benchmark that notebook 02 imports,
-# and the pinned versions
+# scripts (some exercises run them), the class notebook 05 writes (its
+# exercises import it), the benchmark that notebook 02 imports, and the
+# pinned versions
 LEARNER_FILES = [
     'helpers.py', 'requirements.txt', 'data_generation', 'data_preparation',
-    'model_configuration', 'model_training', 'benchmarks/data_loading.py',
+    'model_configuration', 'model_training', 'stepbystep', 'benchmarks/data_loading.py',
 ]
 
 WRITEFILE = re.compile(r'%%writefile(?: -a)? (\S+)\n')

@@ -27,6 +27,9 @@ from classroom.course import (
 )
 
 CHAPTER = CHAPTERS[0]
+# The notebook that writes a class and imports it (notebook 05), run after the chapter
+CLASS_CHAPTER = next(path for path in CHAPTERS if any(written.startswith('stepbystep/')
+                                                      for written, _ in writefile_cells(path)))
 LEFT_OUT_OF_THE_COPY = ('.git', '.venv', 'build', 'data', 'runs', 'checkpoints', '__pycache__',
                         '.ipynb_checkpoints', '.pytest_cache')
 # The stage folders that the file browser must show at the course's root
@@ -47,12 +50,13 @@ def get_json(url):
 
 @pytest.fixture(scope='module')
 def course_copy(tmp_path_factory):
-    """A copy of the course without the files the chapter's %%writefile cells
-    write (Run All must write them again); its notebooks/exercises/ holds the
-    learners' versions, as a fresh clone does."""
+    """A copy of the course without the files that the %%writefile cells of
+    the chapter and of the class's notebook write (Run All must write them
+    again); its notebooks/exercises/ holds the learners' versions, as a fresh
+    clone does."""
     root = tmp_path_factory.mktemp('course') / 'course'
     shutil.copytree(COURSE_ROOT, root, ignore=shutil.ignore_patterns(*LEFT_OUT_OF_THE_COPY))
-    for path, _ in writefile_cells(CHAPTER):
+    for path, _ in writefile_cells(CHAPTER) + writefile_cells(CLASS_CHAPTER):
         (root / path).unlink(missing_ok=True)
     return root
 
@@ -170,18 +174,17 @@ def shown_images(browser):
         ".map(img => [img.naturalWidth, img.naturalHeight])")
 
 
-@pytest.fixture(scope='module')
-def chapter_run(browser, server):
-    """The chapter, opened from its link and run with Run All."""
-    path = CHAPTER.relative_to(COURSE_ROOT).as_posix()
-    requests_made(browser)
+def run_all(browser, server, notebook, name):
+    """Opens `notebook` from its link, runs Run All and waits for every cell;
+    returns the seconds it took and the prompts JupyterLab showed on opening.
+    Screenshots: lab-NAME-opened, lab-NAME-after-run-all."""
     start = time.monotonic()
-    open_in_lab(browser, server, path)
+    open_in_lab(browser, server, notebook.relative_to(COURSE_ROOT).as_posix())
     time.sleep(2)  # JupyterLab's own prompts come once the layout is restored
     prompts_shown = browser.execute_script(
         "return [...document.querySelectorAll('.Toastify__toast, .jp-Dialog')].map(e => e.textContent)")
-    screenshot(browser, 'lab-chapter-opened')
-    expected = len(code_cells(CHAPTER))
+    screenshot(browser, f'lab-{name}-opened')
+    expected = len(code_cells(notebook))
     run_command(browser, 'Run', 'runmenu:run-all')
     wait_for(lambda: all_ran(browser, expected), RUN_TIMEOUT, 'Run All to finish')
     seconds = time.monotonic() - start
@@ -189,8 +192,15 @@ def chapter_run(browser, server):
     if first_image:
         browser.execute_script('arguments[0].scrollIntoView({block: "center"})', first_image[0])
         time.sleep(0.5)
-    screenshot(browser, 'lab-chapter-after-run-all')
+    screenshot(browser, f'lab-{name}-after-run-all')
     return {'seconds': seconds, 'prompts': prompts_shown}
+
+
+@pytest.fixture(scope='module')
+def chapter_run(browser, server):
+    """The chapter, opened from its link and run with Run All."""
+    requests_made(browser)
+    return run_all(browser, server, CHAPTER, 'chapter')
 
 
 def test_the_first_start_asks_nothing(chapter_run):
@@ -265,6 +275,30 @@ def test_a_stage_script_opens_with_the_text_its_cell_wrote(browser, chapter_run,
     tab = browser.find_element(By.CSS_SELECTOR, '.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current').text
     assert tab == path.split('/')[-1]
     assert shown == text  # the file's last newline shows as an empty last line
+
+
+@pytest.fixture(scope='module')
+def class_run(browser, server, chapter_run):
+    """The notebook that writes the class StepByStep and imports it, run
+    with Run All after the chapter."""
+    return run_all(browser, server, CLASS_CHAPTER, 'class')
+
+
+def test_run_all_runs_the_class_notebook_with_errors_only_where_tagged(browser, class_run):
+    assert all_ran(browser, len(code_cells(CLASS_CHAPTER)))
+    tagged = [index for index, (_, tags) in enumerate(code_cells(CLASS_CHAPTER)) if 'raises-exception' in tags]
+    assert cells_with_errors(browser) == tagged
+    stored = sum('image/png' in output.get('data', {})
+                 for cell in nbformat.read(CLASS_CHAPTER, as_version=4).cells for output in cell.get('outputs', []))
+    assert len(shown_images(browser)) == stored > 0
+    assert leaving_the_machine(requests_made(browser)) == []
+
+
+def test_the_class_notebook_writes_the_class_it_then_imports(class_run, server):
+    # The copy had no stepbystep/v0.py: Run All wrote it, and the cells after
+    # the import ran without error (the test above)
+    for path, text in writefile_cells(CLASS_CHAPTER):
+        assert (server['root'] / path).read_text() == text
 
 
 # The first exercise notebook only: what the interface shows is the same for
