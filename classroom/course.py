@@ -48,11 +48,11 @@ LEARNERS_EXERCISES = [EXERCISES_FOLDER / exercise.name for exercise in EXERCISES
 # under strict nbval (the learners' versions have no outputs to compare)
 NOTEBOOKS = CHAPTERS + EXERCISES
 # What a learner needs beside the notebooks, in the student copy and in every
-# nbgrader assignment: the helpers, the data scripts, the chapters' stage
-# scripts (some exercises run them), the benchmark that notebook 02 imports,
-# and the pinned versions
+# nbgrader assignment: what the notebooks' first cell runs, the helpers, the
+# data scripts, the chapters' stage scripts (some exercises run them), the
+# benchmark that notebook 02 imports, and the pinned versions
 LEARNER_FILES = [
-    'helpers.py', 'requirements.txt', 'data_generation', 'data_preparation',
+    'course_setup.py', 'helpers.py', 'requirements.txt', 'data_generation', 'data_preparation',
     'model_configuration', 'model_training', 'benchmarks/data_loading.py',
 ]
 
