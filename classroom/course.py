@@ -77,6 +77,20 @@ def is_check(cell):
     return cell['cell_type'] == 'code' and bool(meta.get('grade')) and not meta.get('solution')
 
 
+def hidden_test_lines(source):
+    """The numbers (from 1) of a check cell's lines inside its hidden tests,
+    the lines of nbgrader's markers included."""
+    numbers, hidden = set(), False
+    for number, line in enumerate(source.splitlines(), start=1):
+        if 'BEGIN HIDDEN TESTS' in line:
+            hidden = True
+        if hidden:
+            numbers.add(number)
+        if 'END HIDDEN TESTS' in line:
+            hidden = False
+    return numbers
+
+
 def points(notebook, autograded_only):
     """The points of a notebook's graded cells: all of them, or those of
     the autograder cells only (not the answers graded by hand)."""
@@ -173,6 +187,28 @@ def copy_learner_files(folder):
     for name in learner_files():
         (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(COURSE_ROOT / name, Path(folder) / name)
+
+
+# Marks a folder as made by the course's commands (the learners' copy, the
+# model solutions), so that only such a folder is ever emptied to be made again
+MADE_BY_THE_COURSE = '.student-copy'
+
+
+def own_empty_folder(out_folder):
+    """`out_folder`, made empty: created, or emptied if one of the course's
+    commands made it before; refuses a folder they did not make. Returns it
+    as a Path."""
+    out_folder = Path(out_folder)
+    if out_folder.exists():
+        if not (out_folder / MADE_BY_THE_COURSE).is_file() and any(out_folder.iterdir()):
+            raise FileExistsError(
+                f'{out_folder} exists and was not made by the course\'s commands: '
+                f'refusing to overwrite it; choose another folder or empty it'
+            )
+        shutil.rmtree(out_folder)
+    out_folder.mkdir(parents=True)
+    (out_folder / MADE_BY_THE_COURSE).write_text("Built by the course's commands (classroom/); rebuilt on every run.\n")
+    return out_folder
 
 
 def free_port():

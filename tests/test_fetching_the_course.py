@@ -56,7 +56,7 @@ def unreachable_address():
 def run_setup(folder, address, source=setup_cell(), extra_env=None):
     """The setup cell run by Python in `folder`; prints the working directory last."""
     env = {**os.environ, 'COURSE_REPOSITORY': address, **(extra_env or {})}
-    return subprocess.run([sys.executable, '-c', source + '\nprint(os.getcwd())'],
+    return subprocess.run([sys.executable, '-c', source + '\nprint(Path.cwd())'],
                           cwd=folder, env=env, capture_output=True, text=True)
 
 

@@ -38,7 +38,8 @@ def test_the_readme_launch_links_are_those_of_the_published_address():
 def run_setup(start_folder, times, source=SETUP):
     script = '\n'.join([source] * times) + (
         '\nimport importlib.util'
-        '\nprint(os.getcwd())'
+        '\nos, sys'  # later cells use the os, sys and Path the cell imports, as they always did
+        '\nprint(Path.cwd())'
         "\nprint(importlib.util.find_spec('helpers').origin)"  # importable, not imported
     )
     env = {name: value for name, value in os.environ.items() if name != 'COURSE_REPOSITORY'}
