@@ -39,11 +39,19 @@ endif
 .PHONY: help setup lab notebook test lint run outputs check exercises solutions kernel-check student release roster due grade \
 	bench site tensorboard ddp publish hub hub-env
 
-# The first target: a bare `make` lists the commands
-help: ## lists these commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 20
+# The first target: a bare `make` lists the commands, by who needs them (the
+# group is the first word after a target's ##)
+help: ## learners: lists these commands, by who needs them
+	@awk -F ':.*## ' 'BEGIN { split("learners teachers hub maintainers", order, " "); \
+		title["learners"] = "For learners"; title["teachers"] = "For teachers (TEACHING.md)"; \
+		title["hub"] = "For a class\047s JupyterHub, as root (HUB.md)"; \
+		title["maintainers"] = "For maintainers and contributors (CONTRIBUTING.md)" } \
+		/^[a-z-]+:.*## / { group = $$2; sub(/:.*/, "", group); text = $$2; sub(/^[a-z]+: /, "", text); \
+			listed[group] = listed[group] sprintf("  make %-13s %s\n", $$1, text) } \
+		END { for (i = 1; i <= 4; i++) printf "%s%s:\n%s", (i > 1 ? "\n" : ""), title[order[i]], listed[order[i]] }' \
+		$(MAKEFILE_LIST)
 
-setup: $(READY) $(PACKAGE_READY) ## makes .venv and installs requirements.txt (TORCH=cpu: PyTorch's CPU build)
+setup: $(READY) $(PACKAGE_READY) ## learners: makes .venv and installs requirements.txt (TORCH=cpu: PyTorch's CPU build)
 
 # The oldest Python that every pin of requirements.txt supports (their
 # Requires-Python; tests/test_course_details.py keeps it true)
@@ -80,74 +88,77 @@ $(DEV_READY): $(READY) $(TEACHER_READY) requirements-dev.txt requirements-site.t
 # LAB_FLAGS='--no-browser --port 8890'. The browser tests start it the same
 # way (classroom/lab.py)
 LAB_FLAGS ?=
-lab: setup ## opens the course in JupyterLab, at the course's root
+lab: setup ## learners: opens the course in JupyterLab, at the course's root
 	$(BIN)/course-lab $(LAB_FLAGS)
 
 # The same in the classic Notebook interface
-notebook: setup ## the same in the classic Notebook interface
+notebook: setup ## learners: the same in the classic Notebook interface
 	$(BIN)/course-lab --notebook $(LAB_FLAGS)
 
 # The linter, then the unit tests, every notebook re-executed under strict
 # nbval and the exercises' student copies built and checked, over every core
-# (pytest-xdist); each file, a notebook too, stays whole on one core
-test: lint $(TEST_HUB) ## runs every test (make lab's set-up, plus the teachers' and test tools)
+# (pytest-xdist); each file, a notebook too, stays whole on one core. Not for
+# learning: it installs requirements-dev.txt, and as root it makes the hub's
+# environment in HUB_ENV and creates and deletes Unix accounts
+test: lint $(TEST_HUB) ## maintainers: every test (adds the teachers' and test tools; as root: a hub in /opt, Unix accounts)
 	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python -m pytest --numprocesses auto --dist loadfile
 
 # One line length and no unused code (settings in pyproject.toml)
-lint: $(DEV_READY) ## checks the code's style and unused code (ruff)
+lint: $(DEV_READY) ## maintainers: checks the code's style and unused code (ruff)
 	$(BIN)/ruff check .
 
 # Grades your exercise notebooks in notebooks/exercises/ as a teacher would,
 # with the checks kept for grading, in a scratch folder (your notebooks are
 # not changed); NB=notebooks/exercises/NAME.ipynb checks one
 NB ?=
-check: setup ## grades your exercises: points, and what failed (NB=notebooks/exercises/... for one)
+check: setup ## learners: grades your exercises: points, and what failed (NB=notebooks/exercises/... for one)
 	$(BIN)/course-check $(NB)
 
 # Executes every notebook headless into build/executed/, with timings
-run: setup ## executes every notebook into build/executed/, with timings
+run: setup ## learners: executes every notebook into build/executed/, with timings
 	$(BIN)/python -m tools.run_notebooks --out build/executed
 
 # For maintainers: re-executes every notebook in place, so its stored
 # outputs are those of a real run on the pinned versions
-outputs: setup ## re-executes every notebook in place (maintainers)
+outputs: setup ## maintainers: re-executes every notebook in place
 	$(BIN)/python -m tools.run_notebooks --in-place
 
 # For maintainers: after changing a teacher's version in source/, writes its
 # learners' version into notebooks/exercises/ (never over a learner's work)
-exercises: $(TEACHER_READY) ## writes the learners' exercises from source/ (maintainers)
+exercises: $(TEACHER_READY) ## maintainers: writes the learners' exercises from source/
 	$(BIN)/course-copies --in-place
 
 # The model solutions of the exercises, without the hidden tests, in
-# build/solutions/: one deliberate step away from the learner's notebooks
-solutions: $(TEACHER_READY) ## writes the exercises' model solutions into build/solutions/
-	$(BIN)/course-copies --solutions
+# build/solutions/: one deliberate step away from the learner's notebooks.
+# Needs nothing but make lab's set-up (classroom/solutions.py)
+solutions: setup ## learners: writes the exercises' model solutions into build/solutions/
+	$(BIN)/course-solutions
 
 # For maintainers: re-executes notebooks on other CPU kernels than this
 # machine's own (tools/cpu_kernel_sets.py) and lists, cell by cell, every stored
 # output that changes; NB=notebooks/... checks one notebook
-kernel-check: setup ## lists stored outputs that change on other CPU kernels (NB=... for one)
+kernel-check: setup ## maintainers: lists stored outputs that change on other CPU kernels (NB=... for one)
 	$(BIN)/python -m tools.check_cpu_kernels $(NB)
 
 # The learners' copy of the course, exercise solutions removed, in build/student/
-student: $(TEACHER_READY) ## builds the learners' copy in build/student/
+student: $(TEACHER_READY) ## teachers: builds the learners' copy in build/student/
 	$(BIN)/course-copies build/student
 
 # The nbgrader course in build/course/ (settings in nbgrader_config.py): one
 # assignment per exercise notebook, source/ and its release/ versions
-release: $(READY) $(TEACHER_READY) ## builds the nbgrader course in build/course/ (release/)
+release: $(READY) $(TEACHER_READY) ## teachers: builds the nbgrader course in build/course/ (release/)
 	$(BIN)/course-grading release
 
 # Imports the class list (a CSV file: id, first_name, last_name, email) into
 # build/course/gradebook.db: the grade files then carry names and e-mails
 FILE ?=
-roster: $(TEACHER_READY) ## imports the class list into the course: make roster FILE=class.csv
+roster: $(TEACHER_READY) ## teachers: imports the class list into the course: make roster FILE=class.csv
 	$(BIN)/course-grading roster '$(FILE)'
 
 # Sets an assignment's due date, with its time zone; work handed in later
 # loses 10% of its score per day started (classroom/grading/late_penalty.py)
 DUE ?=
-due: $(TEACHER_READY) ## sets a due date: make due ASSIGNMENT=... DUE='2027-01-15 17:00 Europe/Paris'
+due: $(TEACHER_READY) ## teachers: sets a due date: make due ASSIGNMENT=... DUE='2027-01-15 17:00 Europe/Paris'
 	$(BIN)/course-grading due '$(ASSIGNMENT)' '$(DUE)'
 
 # Autogrades every submission in build/course/submitted/<student>/<assignment>/
@@ -163,7 +174,7 @@ PASSBACK ?=
 ifneq ($(filter-out 1,$(PASSBACK)),)
 $(error PASSBACK=$(PASSBACK): the one choice is PASSBACK=1, which sends the grades to the school's platform)
 endif
-grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/ (ASSIGNMENT=, STUDENT=: only those): grades, feedback; PASSBACK=1: to the platform
+grade: $(READY) $(TEACHER_READY) ## teachers: autogrades build/course/submitted/ (ASSIGNMENT=, STUDENT=: only those): grades, feedback; PASSBACK=1: to the platform
 	$(BIN)/course-grading grade $(if $(ASSIGNMENT),--assignment '$(ASSIGNMENT)') \
 		$(if $(STUDENT),--student '$(STUDENT)')
 ifeq ($(PASSBACK),1)
@@ -182,13 +193,13 @@ $(SITE_READY): requirements-site.txt
 # that JupyterHub (nbgitpuller) beside Colab's and Binder's; all of them
 # need the published address (tools/publish.py, PUBLISHING.md)
 HUB ?=
-site: $(SITE_READY) ## renders the course as a static site in build/site/ (HUB=: a JupyterHub's address)
+site: $(SITE_READY) ## learners: renders the course as a static site in build/site/ (HUB=: a JupyterHub's address)
 	$(if $(HUB),COURSE_HUB=$(HUB)) $(BIN)/python -m tools.build_site build/site
 
 # After the published address in tools/publish.py or the setup cell's
 # code in tools/setup_cell.txt changed: writes them into every notebook's
 # first code cell and the README's launch links (PUBLISHING.md)
-publish: setup ## writes the published address into the notebooks' setup cells and README
+publish: setup ## maintainers: writes the published address into the notebooks' setup cells and README
 	$(BIN)/python -m tools.publish
 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
@@ -197,7 +208,7 @@ publish: setup ## writes the published address into the notebooks' setup cells a
 # for three models (build/bench_data_parallel.md). Then, as root only, a class of
 # 30 on the course's JupyterHub: start, spawn, memory, 30 hand-ins at once,
 # collect and autograde (build/bench_hub_load.md)
-bench: setup $(TEST_HUB) ## times data loading, data parallel and (as root) the hub's load; writes build/bench*.md
+bench: setup $(TEST_HUB) ## learners: times data loading, data parallel (as root, the hub's load too); writes build/bench*.md
 	$(BIN)/python -m benchmarks.data_loading
 	$(BIN)/python -m benchmarks.data_parallel
 ifeq ($(shell id -u),0)
@@ -215,12 +226,12 @@ endif
 # one). The last line printed is the final model.state_dict()
 NPROC ?= 2
 RESUME ?=
-ddp: setup ## trains the chapter's model on NPROC processes (default 2); RESUME=1 continues
+ddp: setup ## learners: trains the chapter's model on NPROC processes (default 2); RESUME=1 goes on
 	TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 OMP_NUM_THREADS=1 $(BIN)/course-ddp --nproc '$(NPROC)' \
 		$(if $(filter 1,$(RESUME)),--resume,$(if $(RESUME),--resume '$(RESUME)'))
 
 # TensorBoard on the logs the notebooks write into runs/
-tensorboard: setup ## shows the TensorBoard logs of runs/
+tensorboard: setup ## learners: shows the TensorBoard logs of runs/
 	$(BIN)/tensorboard --logdir runs
 
 
@@ -250,10 +261,10 @@ $(HUB_PACKAGE): $(HUB_READY) pyproject.toml $(wildcard classroom/*.py classroom/
 	chmod -R go+rX $(HUB_ENV)
 	touch $@
 
-hub-env: $(HUB_PACKAGE) ## makes the hub's environment (HUB_ENV, default /opt/pytorch-course-hub/env)
+hub-env: $(HUB_PACKAGE) ## hub: makes the hub's environment (HUB_ENV, default /opt/pytorch-course-hub/env)
 
 # Serves the class on http://127.0.0.1:8000 (settings in classroom/hub/jupyterhub_config.py,
 # the teachers' walk through a term in HUB.md); Ctrl+C stops it and every
 # user's server, and keeps everyone's files
-hub: $(HUB_PACKAGE) ## starts the class's JupyterHub, as root (HUB.md)
+hub: $(HUB_PACKAGE) ## hub: starts the class's JupyterHub, as root (HUB.md)
 	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/classroom/hub/jupyterhub_config.py

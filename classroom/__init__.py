@@ -3,7 +3,7 @@
 - course.py: where the course is, its notebooks, how a notebook is executed;
 - lab.py (make lab), check.py (make check), ddp.py (make ddp): the learners' commands;
 - student_copies.py: the learners' versions of the exercises (make exercises,
-  make student, make solutions);
+  make student); solutions.py: the model solutions (make solutions);
 - grading/: the exercises graded with nbgrader, for the course's folder and
   the class's hub alike (make release, roster, due, grade), and the grades
   sent to the school's platform (passback.py);

@@ -23,7 +23,8 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from classroom.course import (
-    COURSE_ROOT, EXERCISES, copy_learner_files, execute, is_check, learners_version, nbgrader_of, read,
+    COURSE_ROOT, EXERCISES, copy_learner_files, execute, hidden_test_lines, is_check, learners_version, nbgrader_of,
+    read,
 )
 from classroom.grading.rules import CELL_TIMEOUT, KERNEL_ARGUMENTS
 ANSI_CODE = re.compile(r'\x1b\[[0-9;]*m')
@@ -63,19 +64,6 @@ def exercise_titles(notebook):
         if is_check(cell):
             titles[nbgrader_of(cell)['grade_id']] = title
     return titles
-
-
-def hidden_test_lines(source):
-    """The numbers (from 1) of a check cell's lines inside its hidden tests."""
-    numbers, hidden = set(), False
-    for number, line in enumerate(source.splitlines(), start=1):
-        if 'BEGIN HIDDEN TESTS' in line:
-            hidden = True
-        if hidden:
-            numbers.add(number)
-        if 'END HIDDEN TESTS' in line:
-            hidden = False
-    return numbers
 
 
 def failure(cell):

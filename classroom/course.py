@@ -48,12 +48,12 @@ LEARNERS_EXERCISES = [EXERCISES_FOLDER / exercise.name for exercise in EXERCISES
 # under strict nbval (the learners' versions have no outputs to compare)
 NOTEBOOKS = CHAPTERS + EXERCISES
 # What a learner needs beside the notebooks, in the student copy and in every
-# nbgrader assignment: the helpers, the data scripts, the chapters' stage
-# scripts (some exercises run them), the class notebook 05 writes (its
-# exercises import it), the benchmark that notebook 02 imports, and the
-# pinned versions
+# nbgrader assignment: what the notebooks' first cell runs, the helpers, the
+# data scripts, the chapters' stage scripts (some exercises run them), the
+# class notebook 05 writes (its exercises import it), the benchmark that
+# notebook 02 imports, and the pinned versions
 LEARNER_FILES = [
-    'helpers.py', 'requirements.txt', 'data_generation', 'data_preparation',
+    'course_setup.py', 'helpers.py', 'requirements.txt', 'data_generation', 'data_preparation',
     'model_configuration', 'model_training', 'stepbystep', 'benchmarks/data_loading.py',
 ]
 
@@ -76,6 +76,20 @@ def is_check(cell):
     the learner's to write."""
     meta = nbgrader_of(cell)
     return cell['cell_type'] == 'code' and bool(meta.get('grade')) and not meta.get('solution')
+
+
+def hidden_test_lines(source):
+    """The numbers (from 1) of a check cell's lines inside its hidden tests,
+    the lines of nbgrader's markers included."""
+    numbers, hidden = set(), False
+    for number, line in enumerate(source.splitlines(), start=1):
+        if 'BEGIN HIDDEN TESTS' in line:
+            hidden = True
+        if hidden:
+            numbers.add(number)
+        if 'END HIDDEN TESTS' in line:
+            hidden = False
+    return numbers
 
 
 def points(notebook, autograded_only):
@@ -174,6 +188,28 @@ def copy_learner_files(folder):
     for name in learner_files():
         (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(COURSE_ROOT / name, Path(folder) / name)
+
+
+# Marks a folder as made by the course's commands (the learners' copy, the
+# model solutions), so that only such a folder is ever emptied to be made again
+MADE_BY_THE_COURSE = '.student-copy'
+
+
+def own_empty_folder(out_folder):
+    """`out_folder`, made empty: created, or emptied if one of the course's
+    commands made it before; refuses a folder they did not make. Returns it
+    as a Path."""
+    out_folder = Path(out_folder)
+    if out_folder.exists():
+        if not (out_folder / MADE_BY_THE_COURSE).is_file() and any(out_folder.iterdir()):
+            raise FileExistsError(
+                f'{out_folder} exists and was not made by the course\'s commands: '
+                f'refusing to overwrite it; choose another folder or empty it'
+            )
+        shutil.rmtree(out_folder)
+    out_folder.mkdir(parents=True)
+    (out_folder / MADE_BY_THE_COURSE).write_text("Built by the course's commands (classroom/); rebuilt on every run.\n")
+    return out_folder
 
 
 def free_port():

@@ -4,16 +4,14 @@ removed by nbgrader's own preprocessors, checks locked.
 
     course-copies --in-place      # make exercises: notebooks/exercises/
     course-copies [OUT_FOLDER]    # make student: default build/student
-    course-copies --solutions     # make solutions: build/solutions/
 
 --in-place writes the learners' versions that the course keeps in
 notebooks/exercises/ (run it after changing a teacher's version; a test fails
 until they are in sync). It refuses to replace a notebook that holds a
 learner's work: outputs, or an answer cell without nbgrader's placeholder.
 OUT_FOLDER gets the learners' copy of the whole course, without source/: the
-chapters, the learners' versions, and everything they need to run.
---solutions writes the model solutions, without the hidden tests, into
-build/solutions/, away from the learner's own notebooks.
+chapters, the learners' versions, and everything they need to run. (The
+model solutions, `make solutions`, need no nbgrader: classroom/solutions.py.)
 
 No nbgrader course or database is involved: the preprocessors are applied to
 each notebook directly. Needs requirements-teacher.txt.
@@ -27,11 +25,9 @@ from nbgrader.preprocessors import (
     CheckCellMetadata, ClearHiddenTests, ClearOutput, ClearSolutions, ComputeChecksums, LockCells,
 )
 
-from classroom.course import CHAPTERS, COURSE_ROOT, EXERCISES, copy_learner_files, learners_version, nbgrader_of
-
-# Marks a folder as made by this script, so that only such a folder is ever
-# deleted when the copy is built again
-MARKER = '.student-copy'
+from classroom.course import (
+    CHAPTERS, COURSE_ROOT, EXERCISES, copy_learner_files, learners_version, nbgrader_of, own_empty_folder,
+)
 
 # In the order nbgrader's own `generate_assignment` applies them
 STUDENT_PREPROCESSORS = [
@@ -60,36 +56,6 @@ def student_copy(notebook):
         options = {'remove_metadata_fields': CLEARED_METADATA} if preprocessor is ClearOutput else {}
         notebook, resources = preprocessor(**options).preprocess(notebook, resources)
     return notebook
-
-
-def own_empty_folder(out_folder):
-    """`out_folder`, made empty: created, or emptied if this script made it
-    before; refuses a folder it did not make. Returns it as a Path."""
-    out_folder = Path(out_folder)
-    if out_folder.exists():
-        if not (out_folder / MARKER).is_file() and any(out_folder.iterdir()):
-            raise FileExistsError(
-                f'{out_folder} exists and was not made by this script: '
-                f'refusing to overwrite it; choose another folder or empty it'
-            )
-        shutil.rmtree(out_folder)
-    out_folder.mkdir(parents=True)
-    (out_folder / MARKER).write_text('Built by classroom/student_copies.py; rebuilt on every run.\n')
-    return out_folder
-
-
-def write_solutions(out_folder):
-    """Writes the model solutions, one notebook per exercise notebook, into
-    `out_folder` (replacing what this function wrote there before): the
-    teacher's versions with their outputs, less the hidden tests, which stay
-    the teacher's. Returns their paths."""
-    out_folder = own_empty_folder(out_folder)
-    written = []
-    for exercise in EXERCISES:
-        notebook, _ = ClearHiddenTests().preprocess(nbformat.read(exercise, as_version=4), {})
-        written.append(out_folder / exercise.name)
-        nbformat.write(notebook, written[-1])
-    return written
 
 
 def build_student_copies(out_folder):
@@ -142,8 +108,6 @@ def main(arguments=None):
     arguments = sys.argv[1:] if arguments is None else arguments
     if arguments == ['--in-place']:
         written = write_learners_versions()
-    elif arguments == ['--solutions']:
-        written = write_solutions(COURSE_ROOT / 'build' / 'solutions')
     else:
         written = build_student_copies(Path(arguments[0] if arguments else COURSE_ROOT / 'build' / 'student'))
     for path in written:

@@ -1,8 +1,10 @@
 """Simulated learners' notebooks, for the tests of the grading loop and of
 `make check`: an exercise notebook's learners' version answered with the model
 answers, left empty, answered with plausible wrong answers
-(tests/wrong_answers/<notebook's stem>.py), or with the model answers but one
-written so that it warns when its check runs (WARNING_ANSWERS)."""
+(tests/wrong_answers/<notebook's stem>.py: WRONG_ANSWERS, one per exercise),
+with the model answers but other wrong ones in some exercises
+(MORE_WRONG_ANSWERS there), or with the model answers but one written so that
+it warns when its check runs (WARNING_ANSWERS)."""
 import runpy
 
 from classroom.course import COURSE_ROOT, nbgrader_of, read
@@ -17,11 +19,12 @@ WARNING_ANSWERS = {
 }
 
 
-def wrong_answers(exercise_notebook):
+def wrong_answers(exercise_notebook, which='WRONG_ANSWERS'):
     """{grade_id of a solution cell: a plausible wrong answer's code} for one
-    exercise notebook, from tests/wrong_answers/<notebook's stem>.py."""
+    exercise notebook, from tests/wrong_answers/<notebook's stem>.py: its
+    WRONG_ANSWERS, or (which='MORE_WRONG_ANSWERS') its other ones."""
     path = WRONG_ANSWERS_FOLDER / f'{exercise_notebook.stem}.py'
-    return runpy.run_path(str(path))['WRONG_ANSWERS']
+    return runpy.run_path(str(path))[which]
 
 
 def model_answer(cell):
@@ -32,11 +35,14 @@ def model_answer(cell):
 
 def submission(release_notebook, exercise_notebook, student):
     """The release version of an exercise notebook, answered as `student`
-    answers (model_answers, empty_answers, wrong_answers or warned_answers)."""
+    answers (model_answers, empty_answers, wrong_answers, more_wrong_answers
+    or warned_answers)."""
     answers = {nbgrader_of(cell)['grade_id']: model_answer(cell)
                for cell in read(exercise_notebook).cells if nbgrader_of(cell).get('solution')}
     if student == 'wrong_answers':
         answers.update(wrong_answers(exercise_notebook))
+    if student == 'more_wrong_answers':
+        answers.update(wrong_answers(exercise_notebook, 'MORE_WRONG_ANSWERS'))
     if student == 'warned_answers':
         grade_id, model_line, warning_line = WARNING_ANSWERS[exercise_notebook.stem]
         assert model_line in answers[grade_id], f'{grade_id} no longer says {model_line}'

@@ -1,14 +1,18 @@
 """`make check` (classroom/check.py) grades a learner's exercise notebooks
-with the hidden tests: the model answers score every autograded point, and a
+with the hidden tests: the model answers score their autograded points, each
+of the other plausible wrong answers (MORE_WRONG_ANSWERS of tests/wrong_answers/)
+loses its exercise's points with a message that says what is wrong, and a
 learner's edit of a locked check does not count. (The untouched learners'
 versions score 0 and no hidden test is shown: tests/test_student_copy_runs.py,
 which runs them that way.)"""
+import re
+
 import nbformat
 import pytest
 
-from classroom.check import check, graded_version, main, run_graded, score
+from classroom.check import check, exercise_titles, graded_version, main, run_graded, score
 from classroom.course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of, read
-from tests.submissions import WARNING_ANSWERS, submission
+from tests.submissions import WARNING_ANSWERS, submission, wrong_answers
 
 by_name = pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
 
@@ -29,12 +33,35 @@ def test_the_checks_graded_are_the_teachers_with_their_hidden_tests(notebook):
     assert all('BEGIN HIDDEN TESTS' in source for source in teachers.values())
 
 
+def points_lost(notebook, wrong):
+    """{exercise title: points} of the checks that follow an answer whose
+    grade_id is in `wrong`."""
+    teachers = read(notebook)
+    titles, lost, wrong_since_last_check = exercise_titles(teachers), {}, False
+    for cell in teachers.cells:
+        wrong_since_last_check |= nbgrader_of(cell).get('grade_id') in wrong
+        if is_check(cell):
+            if wrong_since_last_check:
+                lost[titles[nbgrader_of(cell)['grade_id']]] = nbgrader_of(cell)['points']
+            wrong_since_last_check = False
+    return lost
+
+
 @by_name
-def test_the_model_answers_score_every_autograded_point(notebook, tmp_path):
-    answered = submission(read(COURSE_ROOT / learners_version(notebook)), notebook, 'model_answers')
+def test_make_check_gives_the_model_answers_their_points_and_says_why_each_wrong_one_lost_its(notebook, tmp_path):
+    # The model answers, with other plausible wrong answers in some
+    # exercises, mistakes the checks once let pass among them: one run
+    answered = submission(read(COURSE_ROOT / learners_version(notebook)), notebook, 'more_wrong_answers')
     path = tmp_path / notebook.name
     nbformat.write(answered, path)
-    assert check(path) == (autograded_points(notebook), autograded_points(notebook), [])
+    lost = points_lost(notebook, wrong_answers(notebook, 'MORE_WRONG_ANSWERS'))
+    assert lost
+    points, max_points, failures = check(path)
+    assert (points, max_points) == (autograded_points(notebook) - sum(lost.values()), autograded_points(notebook))
+    assert {title: worth for title, worth, _ in failures} == lost
+    for title, _, why in failures:
+        # what is wrong, in words: never a bare AssertionError, hidden check or not
+        assert re.fullmatch(r'\w+: \S.*', why, flags=re.S), f'{title}: {why}'
 
 
 @pytest.mark.parametrize('notebook', [e for e in EXERCISES if e.stem in WARNING_ANSWERS], ids=lambda path: path.name)

@@ -1,11 +1,13 @@
 """Details the course states outside the chapters' own outputs, computed
 rather than trusted: the oldest Python the pins allow, how many numbers a
 loader draws from PyTorch's global generator, the model answers' sizes, slot
-counts and benchmark figures, and the `set_epoch` claim, run."""
+counts and benchmark figures, the numbers the exercises and notebook 03's
+prose quote from stored outputs, and the `set_epoch` claim, run."""
 import math
 import re
 from importlib.metadata import PackageNotFoundError, metadata, version
 
+import nbformat
 import numpy as np
 import torch
 import torch.nn as nn
@@ -119,6 +121,46 @@ def test_the_loading_figures_of_the_answer_are_those_make_bench_measured():
     assert len({f'{speedup:.1f}' for speedup in speedups}) == 1
     assert f'`make bench` measured about {speedups[0]:.1f} times the samples per second with 2 workers' in answer
     assert 'notebook 02 measured' not in answer and 'notebook 02:' not in answer
+
+
+def stored_output(notebook, cell_id):
+    """What a cell printed, as stored (strict nbval proves it is what the cell computes)."""
+    cell = next(cell for cell in nbformat.read(notebook, as_version=4).cells if cell.get('id') == cell_id)
+    return ''.join(output.get('text', '') for output in cell.outputs)
+
+
+def test_exercise_5_says_with_numbers_where_model_training_v4_ended():
+    chapter_v4 = stored_output(CHAPTER, 'cell-074')
+    weight, bias = re.findall(r'tensor\(\[+([\d.]+)\]+\)', chapter_v4)
+    prose = one_line(cell_source(exercise('01'), 'cell-028'))
+    assert f'with a weight of {weight} and a bias of {bias}' in prose
+    assert stored_output(exercise('01'), 'cell-029') == chapter_v4
+
+
+def test_the_question_of_exercise_3_credits_the_memory_figures_to_make_bench():
+    question = one_line(cell_source(exercise('02'), 'cell-015'))
+    measured_by_notebook_02 = question.split('Use what notebook 02 measured')[1].split(' and what')[0]
+    assert 'memory' not in measured_by_notebook_02
+    assert '`make bench` measured at scale, memory included (its results are in `benchmarks/README.md`)' in question
+    notebook_02 = next(chapter for chapter in CHAPTERS if chapter.name.startswith('02_'))
+    assert 'Memory is left out here' in one_line(cell_source(notebook_02, 'cell-046'))
+
+
+def test_the_time_series_curves_read_as_notebook_03_says():
+    """'it first falls, from 1.586 after the first epoch to 0.942 after the
+    third, then climbs ... to 1.355 after the last'; under the random split
+    'it creeps up (from 0.433 at its lowest to 0.515)'."""
+    notebook_03 = next(chapter for chapter in CHAPTERS if chapter.name.startswith('03_'))
+    rows = re.findall(r'(random split|split by time) +validation loss: ([\d.]+) after epoch 1, lowest ([\d.]+) '
+                      r'after epoch (\d+), ([\d.]+) after epoch \d+', stored_output(notebook_03, 'curve-points'))
+    curves = {name: (float(first), float(lowest), int(epoch), float(last)) for name, first, lowest, epoch, last in rows}
+    prose = one_line(cell_source(notebook_03, 'cell-058'))
+    first, lowest, epoch, last = curves['split by time']
+    assert lowest < first and epoch == 3 and last > lowest
+    assert f'from {first:.3f} after the first epoch to {lowest:.3f} after the third, then *climbs*' in prose
+    assert f'to {last:.3f} after the last' in prose and 'starts higher' not in prose
+    _, lowest, _, last = curves['random split']
+    assert last > lowest and f'creeps up as training goes on (from {lowest:.3f} at its lowest to {last:.3f})' in prose
 
 
 def test_the_padded_validation_slots_are_counted():

@@ -4,12 +4,15 @@ built with the solutions and hidden tests removed, hold neither (running them,
 where every check must fail, is tests/test_student_copy_runs.py)."""
 import ast
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from classroom.course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of
+from classroom.course import COURSE_ROOT, EXERCISES, hidden_test_lines, is_check, learners_version, nbgrader_of
 
 SOLUTION = ('### BEGIN SOLUTION', '### END SOLUTION')
 HIDDEN_TESTS = ('### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS')
@@ -116,6 +119,25 @@ def test_the_nbgrader_metadata_is_valid(notebook, nbgrader):
             assert meta['points'] > 0 and meta['locked'], f'{meta["grade_id"]}: give it points and lock it'
             assert any(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(python_of(cell)))), (
                 f'{meta["grade_id"]} checks nothing: it has no assert')
+
+
+@by_name
+def test_every_check_says_what_is_wrong(notebook):
+    # `make check` and the feedback show a failing check's message, never its
+    # code: an assert without a message, above all a hidden one, would leave
+    # a learner with a bare AssertionError
+    for cell in read(notebook)['cells']:
+        if not is_check(cell):
+            continue
+        hidden = hidden_test_lines(source_of(cell))
+        for node in ast.walk(ast.parse(python_of(cell))):
+            silent = (isinstance(node, ast.Assert) and node.msg is None) or (
+                isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+                and getattr(node.exc.func, 'id', None) == 'AssertionError' and not node.exc.args)
+            if silent:
+                where = 'a hidden' if node.lineno in hidden else 'a'
+                raise AssertionError(f'{nbgrader_of(cell)["grade_id"]}, line {node.lineno}: {where} check without a '
+                                     "message; say what is wrong in the learner's terms, without giving the test away")
 
 
 @by_name
@@ -236,15 +258,31 @@ def test_making_the_learners_versions_never_overwrites_a_learners_work(build_stu
     assert 'my_answer = 42' in first.read_text()
 
 
-def test_the_solutions_hold_the_model_answers_and_no_hidden_test(build_student_copies, tmp_path):
-    from classroom.student_copies import write_solutions
-
-    written = write_solutions(tmp_path / 'solutions')
+def test_the_solutions_hold_the_model_answers_and_no_hidden_test_and_need_no_teachers_tools(tmp_path):
+    # make solutions runs in a learner's .venv, which has no nbgrader: here,
+    # in a Python where importing it fails
+    out = tmp_path / 'solutions'
+    script = ('import sys; sys.modules["nbgrader"] = None\n'
+              'from classroom.solutions import write_solutions\n'
+              f'print(*write_solutions({str(out)!r}), sep="\\n")')
+    result = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    written = [Path(line) for line in result.stdout.splitlines()]
     assert [path.name for path in written] == [notebook.name for notebook in EXERCISES]
     for notebook, path in zip(EXERCISES, written):
         lines = {line.strip() for cell in read(path)['cells'] for line in source_of(cell).splitlines()}
         assert removed_lines(read(notebook), SOLUTION) <= lines
         assert not removed_lines(read(notebook), HIDDEN_TESTS) & lines
+        assert not any(marker in line for marker in HIDDEN_TESTS for line in lines)
+        # the visible checks and the outputs stay
+        teachers, solution = read(notebook)['cells'], read(path)['cells']
+        assert [cell.get('outputs') for cell in solution] == [cell.get('outputs') for cell in teachers]
+        for teachers_cell, solution_cell in zip(teachers, solution):
+            if is_check(teachers_cell):
+                assert split_regions(source_of(solution_cell), HIDDEN_TESTS)[1] == split_regions(
+                    source_of(teachers_cell), HIDDEN_TESTS)[1]
+    from classroom.solutions import write_solutions
+
     with pytest.raises(FileExistsError, match='refusing to overwrite'):
         write_solutions(COURSE_ROOT / 'notebooks')
 

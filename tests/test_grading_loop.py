@@ -119,7 +119,9 @@ def test_every_exercise_has_a_wrong_answer_that_runs_and_its_own(notebook):
     # answer broke it would not count
     answers = wrong_answers(notebook)
     solution_ids = {nbgrader_of(cell)['grade_id'] for cell in read(notebook).cells if nbgrader_of(cell).get('solution')}
-    assert set(answers) <= solution_ids, f'not solution cells of {notebook.name}: {sorted(set(answers) - solution_ids)}'
+    for which in ('WRONG_ANSWERS', 'MORE_WRONG_ANSWERS'):
+        unknown = set(wrong_answers(notebook, which)) - solution_ids
+        assert not unknown, f'{which} of {notebook.name} names no solution cell: {sorted(unknown)}'
     answered_since_last_check = False
     for cell in read(notebook).cells:
         if nbgrader_of(cell).get('grade_id') in answers:

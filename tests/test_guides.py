@@ -1,11 +1,16 @@
-"""The guides, by reader: README.md for learners (short, the two commands
-first), TEACHING.md, CONTRIBUTING.md and benchmarks/README.md for the rest;
-their links lead somewhere, every command is explained in one of them, and
-the site's landing page includes the README's parts instead of copying them."""
+"""The guides, by reader: README.md for learners (short, the learner's
+commands first, `make test` shown for what it is), TEACHING.md,
+CONTRIBUTING.md and benchmarks/README.md for the rest; their links lead
+somewhere, every command is explained in one of them and listed by reader in
+`make help`, the notebooks send the reader to the file that holds what they
+point to, and the site's landing page includes the README's parts instead of
+copying them."""
 import re
 import subprocess
 
-from classroom.course import COURSE_ROOT
+import nbformat
+
+from classroom.course import COURSE_ROOT, NOTEBOOKS
 
 README = COURSE_ROOT / 'README.md'
 GUIDES = [README, *(COURSE_ROOT / name for name in ('TEACHING.md', 'HUB.md', 'CONTRIBUTING.md', 'PUBLISHING.md',
@@ -14,11 +19,43 @@ LINK = re.compile(r'\]\(([^)#\s]+)(?:#[^)]*)?\)')
 INCLUDE = re.compile(r'```\{include\} (\S+)\n:start-after: (.+)\n:end-before: (.+)\n```')
 
 
-def test_the_readme_is_short_and_starts_with_the_two_commands():
+def test_the_readme_is_short_and_starts_with_the_learners_commands():
     text = README.read_text()
     assert len(text.splitlines()) <= 150
     first_block = text.split('```bash\n', 1)[1].split('```', 1)[0]
-    assert [line.split()[:2] for line in first_block.splitlines()] == [['make', 'lab'], ['make', 'test']]
+    commands = [line.split('#')[0].split() for line in first_block.splitlines()]
+    assert {tuple(command[:2]) for command in commands} == {('make', 'lab'), ('make', 'check')}
+    # Linux's choice is in the block a Linux user copies from, not after it
+    assert ['make', 'lab', 'TORCH=cpu'] in commands
+    # make test is shown after them, for what it is: no one runs it by surprise
+    about_test = next(paragraph for paragraph in text.split('\n\n') if paragraph.startswith('**`make test`'))
+    about_test = ' '.join(about_test.split())
+    for what in ('every test of the course', 'nbgrader', 'as root', '/opt/pytorch-course-hub/env', 'Unix accounts',
+                 '`TORCH=cpu` is given again', 'Nothing in the notebooks or the exercises needs it'):
+        assert what in about_test, what
+
+
+def make_targets():
+    """{target: the group its `##` text names first} for every command the Makefile explains."""
+    return dict(re.findall(r'^([a-z-]+):.*## ([a-z]+): ', (COURSE_ROOT / 'Makefile').read_text(), flags=re.M))
+
+
+def test_make_help_lists_every_command_by_reader_the_learners_first():
+    targets = make_targets()
+    explained = re.findall(r'^([a-z-]+):.*## ', (COURSE_ROOT / 'Makefile').read_text(), flags=re.M)
+    assert sorted(targets) == sorted(explained), 'give each command a reader: ## learners|teachers|hub|maintainers: ...'
+    shown = subprocess.run(['make', '-s', 'help'], cwd=COURSE_ROOT, capture_output=True, text=True, check=True).stdout
+    sections = [section.splitlines() for section in shown.strip().split('\n\n')]
+    assert [section[0] for section in sections] == [
+        'For learners:', 'For teachers (TEACHING.md):', "For a class's JupyterHub, as root (HUB.md):",
+        'For maintainers and contributors (CONTRIBUTING.md):']
+    for section, group in zip(sections, ['learners', 'teachers', 'hub', 'maintainers']):
+        listed = [line.split()[1] for line in section[1:]]
+        assert listed == [target for target in targets if targets[target] == group], section[0]
+    learners = [line.split()[1] for line in sections[0][1:]]
+    assert {'lab', 'check', 'solutions'} <= set(learners) and 'test' not in learners
+    # make solutions runs with make lab's set-up alone, not the teachers' tools
+    assert re.search(r'^solutions: setup ##', (COURSE_ROOT / 'Makefile').read_text(), flags=re.M)
 
 
 def test_every_link_between_the_guides_leads_to_a_file():
@@ -33,6 +70,40 @@ def test_every_make_command_is_explained_in_a_guide():
     targets = re.findall(r'^([a-z]+):.*## ', (COURSE_ROOT / 'Makefile').read_text(), flags=re.M)
     assert 'check' in targets
     assert not [target for target in targets if f'make {target}' not in guides]
+
+
+def markdown_of(notebook):
+    return [cell.source for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == 'markdown']
+
+
+def test_the_notebooks_point_to_the_file_that_holds_the_benchmarks_results():
+    """make bench's results are in benchmarks/README.md, not in the README:
+    every README a notebook names is a file's path, and the file exists."""
+    for notebook in NOTEBOOKS:
+        for text in markdown_of(notebook):
+            text = ' '.join(text.split())
+            for mention in re.finditer(r'\S*README\S*', text):
+                path = re.sub(r'[`\[\]():,.;]+$', '', mention.group().strip('`[('))
+                assert path.endswith('README.md') and (COURSE_ROOT / path).is_file(), (
+                    f'{notebook.name} names {mention.group()!r} in: {text[max(0, mention.start() - 80):mention.end()]}')
+            for sentence in re.split(r'(?<=[.:;])\s', text):
+                if 'make bench' in sentence and re.search(r'results|numbers|table|shows', sentence):
+                    assert 'benchmarks/README.md' in sentence, f'{notebook.name}: {sentence}'
+
+
+def test_the_notebooks_promise_the_same_numbers_only_where_they_were_checked():
+    """The outputs were checked on x86-64 CPU kernels only: a notebook that
+    promises your numbers match says on which processors, and that ARM's were
+    not tried, as the README does."""
+    promises = 0
+    for notebook in NOTEBOOKS:
+        for text in markdown_of(notebook):
+            text = ' '.join(text.split())
+            if 'numbers match' in text:
+                promises += 1
+                assert 'x86-64' in text and 'ARM' in text, f'{notebook.name}: {text[:300]}'
+                assert 'whatever the processor' not in text, notebook.name
+    assert promises >= 2
 
 
 def test_the_landing_page_includes_the_readmes_marked_parts():

@@ -1,13 +1,16 @@
 """Adding a validation pass leaves the training batches unchanged when every
 loader has its own generator (data preparation v4), and changes them when
-the loaders share the global random stream (the chapter's v2)."""
+the loaders share the global random stream (the chapter's v2); and a loader
+that shares its sampler's generator draws its own seed from it first
+(notebook 03, data preparation v5)."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
-from classroom.course import run_stages
+from classroom.course import CHAPTERS, cell_source, run_stages
+from helpers import make_balanced_sampler
 
 
 def prepared(stage):
@@ -76,3 +79,29 @@ def test_an_unshuffled_loader_draws_from_the_global_stream_unless_it_has_a_gener
 def test_the_own_generator_split_is_the_chapters_split():
     assert prepared('data_preparation/v4.py')['train_data'].indices == \
         prepared('data_preparation/v2.py')['train_data'].indices
+
+
+def test_a_listing_of_the_sampler_after_an_epoch_is_not_the_loaders_second_epoch():
+    """Notebook 03: 'It is not quite the loader's second epoch, though: each
+    pass of a loader first draws a seed of its own from the generator it was
+    given (here the sampler's), and only then does the sampler draw.'"""
+    labels = np.array([0] * 950 + [1] * 50)
+    namespace = run_stages(dict(torch=torch, DataLoader=DataLoader, TensorDataset=TensorDataset,
+                                make_balanced_sampler=make_balanced_sampler,
+                                x_imbalanced=np.arange(1000.), y_imbalanced=labels), 'data_preparation/v5.py')
+    loader, sampler, generator = namespace['train_loader'], namespace['sampler'], namespace['sampling_generator']
+
+    def loaders_epoch():
+        return torch.cat([x_batch for x_batch, _ in loader]).long().tolist()  # the points are their indices
+
+    loaders_epoch()
+    after_one_epoch = generator.get_state()
+    listing = list(sampler)  # as the notebook lists it
+    generator.set_state(after_one_epoch)
+    second_epoch = loaders_epoch()
+    assert listing != second_epoch
+    generator.set_state(after_one_epoch)
+    torch.empty((), dtype=torch.int64).random_(generator=generator)  # the loader's own seed
+    assert list(sampler) == second_epoch
+    prose = ' '.join(cell_source(CHAPTERS[2], 'cell-034').split())
+    assert "It is not quite the loader's second epoch" in prose and '*second* epoch\'s draws' not in prose

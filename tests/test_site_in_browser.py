@@ -156,11 +156,11 @@ def test_a_chapter_shows_its_plots_and_maths_and_links_to_its_scripts(site, brow
             browser.execute_script('arguments[0].scrollIntoView({block: "center"})', first_plot[0])
             time.sleep(0.3)
             screenshot(browser, 'site-chapter-plot')
-    # the setup cell, the same long cell atop every notebook, is folded away
+    # the setup cell, the same cell atop every notebook, is folded away
     folded = browser.execute_script(
         "const cells = [...document.querySelectorAll('main .cell')];"
         "return cells.length ? [cells[0].classList.contains('tag_hide-input'),"
-        " (cells[0].querySelector('details') || {}).open, cells[0].textContent.includes('def _set_up_course')] : []")
+        " (cells[0].querySelector('details') || {}).open, cells[0].textContent.includes('course_setup.py')] : []")
     assert folded == [True, False, True]
     links = browser.execute_script("return [...document.querySelectorAll('main a')].map(a => a.getAttribute('href'))")
     for path, _ in writefile_cells(chapter):

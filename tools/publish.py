@@ -11,6 +11,7 @@ setup cells read it when they run; the site when it is built.
 """
 import os
 import re
+import string
 from urllib.parse import urlencode
 
 import nbformat
@@ -23,7 +24,8 @@ from classroom.course import CHAPTERS, COURSE_ROOT, LEARNERS_EXERCISES, NOTEBOOK
 REPOSITORY = ''
 BRANCH = 'main'
 
-SETUP_CELL_BODY = COURSE_ROOT / 'tools' / 'setup_cell.txt'
+# The first code cell of every notebook; $repository and $branch stand for the address
+SETUP_CELL_TEMPLATE = COURSE_ROOT / 'tools' / 'setup_cell.txt'
 README = COURSE_ROOT / 'README.md'
 README_START = '<!-- launch links: written by `make publish` from tools/publish.py -->'
 README_END = '<!-- end of the launch links -->'
@@ -44,15 +46,10 @@ def hub():
 
 
 def setup_cell(repository=REPOSITORY, branch=BRANCH):
-    """The source of every notebook's first code cell: the published address,
-    then tools/setup_cell.txt."""
-    header = (
-        '# Where the course is published (written by `make publish`, from tools/publish.py);\n'
-        '# COURSE_REPOSITORY in the environment overrides the address\n'
-        f'PUBLISHED_REPOSITORY = {repository!r}\n'
-        f'PUBLISHED_BRANCH = {branch!r}\n\n'
-    )
-    return header + SETUP_CELL_BODY.read_text().rstrip('\n')
+    """The source of every notebook's first code cell: tools/setup_cell.txt
+    with the published address and branch written in."""
+    template = string.Template(SETUP_CELL_TEMPLATE.read_text().rstrip('\n'))
+    return template.substitute(repository=repr(repository), branch=repr(branch))
 
 
 def web_repository(address):
