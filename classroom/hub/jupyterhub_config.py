@@ -131,7 +131,10 @@ async def open_account(spawner):
     name = spawner.user.name
     teacher = name in TEACHERS
     await asyncio.to_thread(hub.open_account, name, GROUP, CLASS_FOLDER, teacher=teacher)
-    if not teacher:
+    if teacher:
+        # The course's folder in the exchange, the teachers' before any student's
+        await asyncio.to_thread(hub.open_course_exchange, EXCHANGE, COURSE_ID, name, TEACHERS)
+    else:
         # Before the servers' environment in Jupyter's search path, so its
         # settings win over those nbgrader installed there; a copy, as the
         # dictionary may be the one every spawner shares
