@@ -95,13 +95,6 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.deadline = None
         if self.sandbox:
             check_sandbox()
-            # The connection file and the kernel's sockets, in a folder of
-            # their own that is bound into the sandbox at the same path
-            self.scratch = Path(tempfile.mkdtemp(prefix='grading-'))
-            runtime = self.sandbox_folder('runtime')
-            self.transport = 'ipc'
-            self.ip = str(runtime / 'kernel')
-            self.connection_file = str(runtime / 'kernel.json')
 
     def sandbox_folder(self, name):
         """A folder of the scratch folder that the sandbox's account can write."""
@@ -113,11 +106,22 @@ class SandboxedKernelManager(AsyncKernelManager):
         return folder
 
     async def _async_pre_start_kernel(self, **kw):
+        if self.sandbox and self.scratch is None:
+            # The connection file and the kernel's sockets, in a folder of
+            # their own that is bound into the sandbox at the same path
+            self.scratch = Path(tempfile.mkdtemp(prefix='grading-'))
+            runtime = self.sandbox_folder('runtime')
+            self.transport = 'ipc'
+            self.ip = str(runtime / 'kernel')
+            self.connection_file = str(runtime / 'kernel.json')
         command, kw = await super()._async_pre_start_kernel(**kw)
         if not self.sandbox:
             self.log.warning('Autograding without a sandbox: the student\'s code runs as %s',
                              pwd.getpwuid(os.geteuid()).pw_name)
             return command, kw
+        work = self.scratch / 'work'
+        if work.exists():
+            remove_tree(work)  # a restarted kernel starts from the autograded folder again
         work = self.sandbox_folder('work')
         if os.geteuid() == 0:
             # Written by root: the kernel, no longer root, reads it
