@@ -248,4 +248,4 @@ hub-env: $(HUB_PACKAGE) ## makes the hub's environment (HUB_ENV, default /opt/py
 # the teachers' walk through a term in HUB.md); Ctrl+C stops it and every
 # user's server, and keeps everyone's files
 hub: $(HUB_PACKAGE) ## starts the class's JupyterHub, as root (HUB.md)
-	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py
+	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/classroom/hub/jupyterhub_config.py
