@@ -205,12 +205,14 @@ publish: setup ## maintainers: writes the published address into the notebooks' 
 # Times data loading (eager vs on-demand datasets, 0 and 2 workers) and the
 # chapter's mini-batch loop; prints a table and writes it to build/bench.md.
 # Then data parallel: 1 process x 1 and x 2 threads against 2 processes,
-# for three models (build/bench_data_parallel.md). Then, as root only, a class of
+# for three models (build/bench_data_parallel.md). Then autograding with and
+# without its sandbox, side by side (build/bench_grading_sandbox.md). Then, as root only, a class of
 # 30 on the course's JupyterHub: start, spawn, memory, 30 hand-ins at once,
 # collect and autograde (build/bench_hub_load.md)
-bench: setup $(TEST_HUB) ## learners: times data loading, data parallel (as root, the hub's load too); writes build/bench*.md
+bench: setup $(TEACHER_READY) $(TEST_HUB) ## learners: times data loading, data parallel, grading's sandbox (as root, the hub's load too); writes build/bench*.md
 	$(BIN)/python -m benchmarks.data_loading
 	$(BIN)/python -m benchmarks.data_parallel
+	$(BIN)/python -m benchmarks.grading_sandbox
 ifeq ($(shell id -u),0)
 	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python -m benchmarks.hub_load
 else

@@ -12,6 +12,7 @@ import datetime
 import html
 import io
 import re
+import socket
 from html.parser import HTMLParser
 from types import SimpleNamespace
 from urllib.parse import urlparse
@@ -20,7 +21,9 @@ import nbformat
 import pytest
 
 from classroom.course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
-from tests.submissions import WARNING_ANSWERS, submission, wrong_answers
+from tests.submissions import (
+    ATTACK_THREADS, LEAKED_FILE, WARNING_ANSWERS, attack_report, submission, with_attack, wrong_answers,
+)
 
 STUDENTS = ('model_answers', 'empty_answers', 'wrong_answers')
 # Hands in one assignment only, a day and two hours late, with right answers
@@ -32,6 +35,9 @@ HOURS_LATE = 26
 ABSENT = 'absent'
 # The one locked cell a student edits: wrong_answers's, a check of LATE_NOTEBOOK
 EDITED_CHECK = 'updates_checks'
+# wrong_answers's submission of this notebook also attacks its grading
+# (tests/submissions.py, with_attack)
+ATTACKED_NOTEBOOK = next(path for path in EXERCISES if path not in (EXERCISES[0], LATE_NOTEBOOK))
 
 
 def roster_rows():
@@ -86,10 +92,31 @@ def graded(tmp_path_factory):
     handed_in_at = due + datetime.timedelta(hours=HOURS_LATE)
     (late.parent / 'timestamp.txt').write_text(handed_in_at.strftime('%Y-%m-%d %H:%M:%S.%f UTC'))
     printed, log = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(log):
-        grades = grade(course)
+    # Something listening on this machine, for the attack to reach
+    with socket.create_server(('127.0.0.1', 0)) as listening:
+        attack(course, listening.getsockname()[1])
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(log):
+            grades = grade(course)
     assert grades == course / 'grades.csv'
     return SimpleNamespace(course=course, printed=printed.getvalue(), log=log.getvalue())
+
+
+def attack(course, port):
+    """Puts the attack on its grading into wrong_answers's submission of
+    ATTACKED_NOTEBOOK: it tries to read what a payload would want (paths it
+    may know: the course folder's, the clone's, the notebook beside it)."""
+    name = ATTACKED_NOTEBOOK.stem
+    other = next(notebook.stem for notebook in EXERCISES if notebook != ATTACKED_NOTEBOOK)
+    targets = {
+        'the source, hidden tests included': course / 'source' / name / f'{name}.ipynb',
+        "another assignment's source": course / 'source' / other / f'{other}.ipynb',
+        'the gradebook': course / 'gradebook.db',
+        "another student's submission": course / 'submitted' / student_id('model_answers') / name / f'{name}.ipynb',
+        "the clone's teacher's version": ATTACKED_NOTEBOOK,
+        'the notebook under grading, beside it': f'{name}.ipynb',
+    }
+    handed_in = course / 'submitted' / student_id('wrong_answers') / name / f'{name}.ipynb'
+    nbformat.write(with_attack(read(handed_in), targets, port), handed_in)
 
 
 @pytest.fixture(scope='module')
@@ -308,11 +335,14 @@ def test_the_hubs_servers_get_the_course_grading_rules_from_the_settings_the_hub
                 [rule.__name__ for rule in c.Autograde.sanitize_preprocessors],
                 c.AssignLatePenalties.plugin_class.__name__, c.ExportApp.plugin_class.__name__,
                 [rule.__name__ for rule in c.GenerateFeedback.preprocessors],
-                c.GenerateFeedback.exporter_class.__name__)
+                c.GenerateFeedback.exporter_class.__name__,
+                [step.__name__ for step in c.Autograde.autograde_preprocessors])
 
     servers_rules = rules(servers)
     assert servers_rules == rules(COURSE_ROOT)
-    assert 'HideHiddenTests' in servers_rules[-2] and servers_rules[-1] == 'OfflineFeedbackExporter'
+    # Both autograde in the sandbox (classroom/grading/sandbox.py)
+    assert 'SandboxedExecute' in servers_rules[-1] and 'Execute' not in servers_rules[-1]
+    assert 'HideHiddenTests' in servers_rules[-3] and servers_rules[-2] == 'OfflineFeedbackExporter'
 
 
 
@@ -366,6 +396,22 @@ def test_grading_again_keeps_the_hand_grades_and_regrades_only_what_was_handed_i
         assert hand_grade.manual_score == 1 and not hand_grade.needs_manual_grade
     regraded = [path for path, before in autograded.items() if path.stat().st_mtime_ns != before]
     assert regraded == [course / 'autograded' / student_id('wrong_answers') / notebook.stem / notebook.name]
+
+
+def test_a_submissions_code_reads_nothing_of_the_course_reaches_no_network_and_is_limited(graded_course):
+    """The attack in wrong_answers's submission (attack()) ran in its
+    grading, in the sandbox: it read none of the files it tried, reached no
+    port of this machine, got neither 16 GiB of memory nor ATTACK_THREADS
+    threads, and the file it wrote went nowhere (the feedback least of all;
+    the hidden tests its hook printed: test_every_student_gets_feedback_...)."""
+    name = ATTACKED_NOTEBOOK.stem
+    graded = read(graded_course / 'autograded' / student_id('wrong_answers') / name / f'{name}.ipynb')
+    reached = attack_report(graded)
+    assert not [what for what, how in reached.items() if str(how).startswith('read')], reached
+    assert reached['network'] != 'connected', reached
+    assert reached['16 GiB of memory'] != 'mapped', reached
+    assert reached['threads'] < ATTACK_THREADS, reached
+    assert not sorted(graded_course.rglob(LEAKED_FILE))
 
 
 def test_a_right_answer_that_warns_scores_its_points_and_the_warning_is_shown(graded_course):

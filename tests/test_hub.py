@@ -19,6 +19,7 @@ Every account, folder and process the test made is removed at the end, even
 after a failure. Needs root, the servers' environment (`make hub-env`) and
 Chromium."""
 import csv
+import datetime
 import grp
 import http.cookiejar
 import json
@@ -43,8 +44,8 @@ from selenium.webdriver.common.by import By
 from tests.browser import screenshot, start_chromium
 from tests.class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request, submit_again
 from classroom.course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
-from classroom.hub.preparation import TEACHERS_LAB_PLUGINS
-from tests.submissions import submission
+from classroom.hub.preparation import TEACHERS_LAB_PLUGINS, ensure_account
+from tests.submissions import ATTACK_THREADS, LEAKED_FILE, attack_report, submission, with_attack
 from tests.test_grading_loop import hidden_test_lines, text_of
 from tests.test_lab_in_browser import run_command
 
@@ -62,6 +63,8 @@ BROWSER_STUDENT = 'empty'
 # What the others hand in first, before the hub restarts: the model student
 # the release version, too early; their answers come after the teacher's first collect
 FIRST_ANSWERS = {'model': 'empty_answers', 'wrong': 'wrong_answers'}
+# Who attacks the exchange and, in their answers, the teacher's autograde
+ATTACKER, VICTIM = 'wrong', 'model'
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='the hub makes Unix accounts: run as root (CI does)')
 
@@ -118,6 +121,7 @@ def run_the_term(hub, facts, browser):
     # teacher's first start builds their nbgrader course (~/teaching).
     # Meanwhile the teacher and the browser student sign up
     early = {student: hub.students[student] for student in FIRST_ANSWERS}
+    facts['course folder made first'] = make_the_course_folder_first(hub)
     with ThreadPoolExecutor(1) as pool:
         signing_up = pool.submit(sign_up_and_approve, hub, hub.students[BROWSER_STUDENT])
         timings['3 servers ready'] = max(hub.spawn_at_once([hub.teacher, *early.values()]).values())
@@ -142,10 +146,15 @@ def run_the_term(hub, facts, browser):
 
     # The students without a browser through their own servers, at once: the Assignments tab's calls
     began = time.monotonic()
+    answers = {**{student: answered(FIRST_ANSWERS[student]) for student in early},
+               ATTACKER: attacking(hub, teacher, answered(FIRST_ANSWERS[ATTACKER]))}
     with ThreadPoolExecutor(len(early)) as pool:
         list(pool.map(lambda student: hand_in(hub, hub.account(early[student]), tokens[student], NOTEBOOK,
-                                              answered(FIRST_ANSWERS[student])), early))
+                                              answers[student]), early))
     timings['2 students fetch, save, submit'] = time.monotonic() - began
+    began = time.monotonic()
+    facts['exchange attacks'] = attack_the_exchange(hub)
+    timings['attacks on the exchange'] = time.monotonic() - began
     # The hub restarts in the middle of the term: nothing is lost
     hub.stop()
     timings['hub restart'] = hub.start()
@@ -169,8 +178,9 @@ def run_the_term(hub, facts, browser):
     wait([submitted])  # done or failed: the browser's tests tell which
     timings['browser student logged in and submitted (waited for)'] = time.monotonic() - began
     began = time.monotonic()
-    nbgrader_as(teacher, 'collect', '--update', ASSIGNMENT)
+    facts['collect log'] = nbgrader_as(teacher, 'collect', '--update', ASSIGNMENT)
     collected.append(collected_timestamp(teacher, model))
+    facts['attacker collected'] = collected_timestamp(teacher, hub.students[ATTACKER])
     facts['collected'] = collected
     nbgrader_as(teacher, 'autograde', ASSIGNMENT)
     timings['collect again, autograde 3 submissions'] = time.monotonic() - began
@@ -213,6 +223,78 @@ def run_the_term(hub, facts, browser):
     facts['feedback'] = sorted((facts['students']['model'].home / ASSIGNMENT / 'feedback').glob(f'*/{ASSIGNMENT}.html'))
     LOGS.mkdir(parents=True, exist_ok=True)
     (LOGS / 'timings.json').write_text(json.dumps({step: round(seconds, 1) for step, seconds in timings.items()}))
+
+
+def make_the_course_folder_first(hub):
+    """A student whose account exists before the teacher's first start makes
+    the course's folder in the exchange (nbgrader's release refused to use
+    one it does not own); returns that student's account."""
+    ensure_account(hub.students[ATTACKER], hub.group)
+    attacker = hub.account(hub.students[ATTACKER])
+    made = attacker.run('mkdir', '-p', str(hub.exchange / COURSE_ID / 'inbound'))
+    assert made.returncode == 0, made.stderr
+    return attacker
+
+
+def attacking(hub, teacher, answer):
+    """`answer`, with an attack on the teacher's autograde in front of the
+    first answer (tests/submissions.py, with_attack): paths a student may
+    know or guess, and the hub's port on this machine."""
+    teaching = teacher.home / 'teaching'
+    other = next(notebook for notebook in EXERCISES if notebook != NOTEBOOK)
+    targets = {
+        'the source, hidden tests included': teaching / 'source' / ASSIGNMENT / NOTEBOOK.name,
+        "another assignment's source": teaching / 'source' / other.stem / other.name,
+        'the gradebook': teaching / 'gradebook.db',
+        "another student's submission": teaching / 'submitted' / hub.students[VICTIM] / ASSIGNMENT / NOTEBOOK.name,
+        "the clone's teacher's version": NOTEBOOK,
+        'the notebook under grading, beside it': NOTEBOOK.name,
+    }
+    return lambda released: with_attack(answer(released), targets, hub.port)
+
+
+def utc_stamp(when):
+    """A time as nbgrader writes it into a hand-in's name and timestamp.txt."""
+    return when.strftime('%Y-%m-%d %H:%M:%S.%f UTC')
+
+
+# Hand-ins the attacker writes straight into the inbound folder, as their own account
+FORGED = {
+    "under another's name": lambda hub, now: f'{hub.students[VICTIM]}+{ASSIGNMENT}+{utc_stamp(now)}+forged',
+    'in 2099': lambda hub, now: f'{hub.students[ATTACKER]}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+future',
+    'backdated': lambda hub, now: f'{hub.students[ATTACKER]}+{ASSIGNMENT}+{utc_stamp(now - datetime.timedelta(days=1))}'
+                                  f'+backdated',
+}
+
+
+def attack_the_exchange(hub):
+    """What the attacker tries on the exchange as their own Unix account, once
+    they and the victim handed in: submitting as the victim, renaming and
+    deleting the victim's hand-in (its name leaked), and writing hand-ins
+    straight into the inbound folder (FORGED). Returns {attempt: what
+    happened}."""
+    attacker, victim = hub.account(hub.students[ATTACKER]), hub.account(hub.students[VICTIM])
+    inbound = hub.exchange / COURSE_ID / 'inbound'
+    [victims] = sorted(inbound.glob(f'{victim.name}+{ASSIGNMENT}+*'))
+    tried = {}
+    done = attacker.run(str(HUB_ENVIRONMENT / 'bin' / 'nbgrader'), 'submit', f'--student={victim.name}', ASSIGNMENT)
+    tried['submit as another'] = (done.returncode, done.stdout + done.stderr)
+    moved = Path(f'{victims}-moved')
+    tried['rename'] = attacker.run('mv', str(victims), str(moved)).returncode
+    if moved.exists():
+        moved.rename(victims)  # nbgrader's own exchange: put back, so that the term goes on
+    tried['delete'] = attacker.run('rm', '-rf', str(victims)).returncode
+    tried['victim\'s hand-in intact'] = (victims / NOTEBOOK.name).is_file()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    tried['forged'] = {how: name(hub, now) for how, name in FORGED.items()}
+    for folder in tried['forged'].values():
+        stamp = folder.split('+')[2]
+        forge = ('mkdir "$0" && cp "$1" "$0/" && printf %s "$2" > "$0/timestamp.txt" '
+                 '&& printf forged > "$0/submission_secret.txt"')
+        notebook = attacker.home / ASSIGNMENT / NOTEBOOK.name
+        done = attacker.run('sh', '-c', forge, str(inbound / folder), str(notebook), stamp)
+        assert done.returncode == 0, done.stderr
+    return tried
 
 
 class HubSession:
@@ -404,8 +486,10 @@ def test_scores_of_the_model_empty_and_wrong_answers(term):
 
 def test_the_teachers_collect_with_update_takes_a_resubmission(term):
     hub, name = term['hub'], term['hub'].students['model']
+    uid = term['students']['model'].uid
     handed_in = sorted(path.read_text().strip() for path in
-                       hub.exchange.glob(f'{COURSE_ID}/inbound/{name}+{ASSIGNMENT}+*/timestamp.txt'))
+                       hub.exchange.glob(f'{COURSE_ID}/inbound/{name}+{ASSIGNMENT}+*/timestamp.txt')
+                       if path.parent.stat().st_uid == uid)
     # Both submissions reached the exchange; the first collect took the
     # first, the second the one handed in again (its grade: the test above)
     assert len(handed_in) == 2, handed_in
@@ -458,7 +542,8 @@ def test_a_students_account_cannot_read_others_work_the_source_or_the_gradebook(
     teacher, students = term['teacher'], term['students']
     intruder, victim = students['wrong'], students['model']
     exchange = term['hub'].exchange / COURSE_ID
-    submissions = sorted(exchange.glob(f'inbound/{victim.name}+{ASSIGNMENT}+*/{NOTEBOOK.name}'))
+    submissions = sorted(path for path in exchange.glob(f'inbound/{victim.name}+{ASSIGNMENT}+*/{NOTEBOOK.name}')
+                         if path.stat().st_uid == victim.uid)
     assert submissions, 'no submission in the exchange'
     # The account works: it reads its own files and the released assignment
     assert intruder.can_read(intruder.home / ASSIGNMENT / NOTEBOOK.name)
@@ -475,6 +560,61 @@ def test_a_students_account_cannot_read_others_work_the_source_or_the_gradebook(
         assert path.is_file(), path
         assert not intruder.can_read(path), f'{intruder.name} can read {path}'
     assert not intruder.can_list(exchange / 'inbound')
+
+
+def test_a_students_code_under_the_teachers_autograde_reads_nothing_reaches_no_network_and_is_limited(term):
+    """The attacker's answers held an attack (attacking()): autograded by
+    the teacher, it read none of the teacher's files, reached no port of
+    this machine (the hub's), got neither 16 GiB nor ATTACK_THREADS threads,
+    and what it wrote and printed reached no feedback."""
+    hub, teacher = term['hub'], term['teacher']
+    name = hub.students[ATTACKER]
+    teaching = teacher.home / 'teaching'
+    reached = attack_report(read(teaching / 'autograded' / name / ASSIGNMENT / NOTEBOOK.name))
+    assert not [what for what, how in reached.items() if str(how).startswith('read')], reached
+    assert reached['network'] != 'connected', reached
+    assert reached['16 GiB of memory'] != 'mapped', reached
+    assert reached['threads'] < ATTACK_THREADS, reached
+    assert not sorted(teaching.rglob(LEAKED_FILE))
+    # Its hook printed every check's code, hidden tests included, as it ran
+    feedback = teaching / 'feedback' / name / ASSIGNMENT / f'{ASSIGNMENT}.html'
+    hidden = hidden_test_lines(NOTEBOOK)
+    assert not hidden & {line.strip() for line in text_of(feedback).splitlines()}
+
+
+def test_a_student_cannot_block_the_release_by_making_the_course_folder_first(term):
+    hub, teacher = term['hub'], term['teacher']
+    course = hub.exchange / COURSE_ID
+    assert course.stat().st_uid == teacher.uid
+    assert (course / 'inbound').stat().st_mode & 0o7777 == 0o3733
+    # The attacker's folder, moved aside (not followed, not removed)
+    [aside] = [path for path in hub.exchange.iterdir() if path.name.startswith(f'.{COURSE_ID}.refused-')]
+    assert aside.stat().st_uid == term['course folder made first'].uid
+
+
+def test_a_student_hands_in_as_themselves_only(term):
+    status, said = term['exchange attacks']['submit as another']
+    assert status != 0 and 'as yourself only' in said, said
+
+
+def test_a_student_cannot_rename_or_delete_anothers_hand_in(term):
+    tried = term['exchange attacks']
+    assert tried['rename'] != 0 and tried['delete'] != 0, tried
+    assert tried["victim's hand-in intact"]
+
+
+def test_hand_ins_forged_in_the_exchange_are_refused_reported_and_never_collected(term):
+    """Written straight into the inbound folder by the attacker: under the
+    victim's name, in 2099, backdated. The teacher's collect names each, and
+    collects each student's own hand-in (the victim's: the test of the
+    resubmission)."""
+    hub, log = term['hub'], term['collect log']
+    for how, name in term['exchange attacks']['forged'].items():
+        assert f'Refused, not collected: {name}:' in log, (how, log[-3000:])
+    attacker = term['students'][ATTACKER]
+    [own] = [path for path in hub.exchange.glob(f'{COURSE_ID}/inbound/{attacker.name}+{ASSIGNMENT}+*')
+             if path.name not in term['exchange attacks']['forged'].values()]
+    assert term['attacker collected'] == (own / 'timestamp.txt').read_text().strip()
 
 
 def test_students_sign_up_and_log_in_once_the_teacher_approves_them(term):

@@ -4,7 +4,9 @@ The hidden tests stay hidden: nbgrader 0.9.6 writes a student's feedback from
 the autograded notebook, whose checks hold the hidden tests in full;
 HideHiddenTests removes them, and replaces the traceback of a check that
 failed in a hidden test by its last line (the error and its message), since a
-traceback quotes the code around the line that failed.
+traceback quotes the code around the line that failed. The student's code
+ran in the kernel that ran the hidden tests and could print them (a hook
+on every cell run): no output line that quotes one reaches the feedback.
 
 The feedback opens offline: nbgrader's feedback template loads MathJax 2 from
 a CDN (nbconvert's `mathjax` macro, called without the URL that
@@ -50,7 +52,12 @@ MATHJAX_PLACE = '<!-- MathJax, where the notebook has math -->'
 class HideHiddenTests(ClearHiddenTests):
     """ClearHiddenTests for feedback: besides the hidden lines, the
     tracebacks of the checks that held some lose everything but their last
-    line."""
+    line, and no output of any cell keeps a line of a hidden test (the
+    student's code ran in the kernel that ran them: it could print them)."""
+
+    def preprocess(self, nb, resources):
+        self.hidden_lines = hidden_test_lines(nb, self.begin_test_delimeter, self.end_test_delimeter)
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
         held_hidden_tests = self._remove_hidden_test_region(cell)
@@ -58,7 +65,56 @@ class HideHiddenTests(ClearHiddenTests):
             for output in cell.get('outputs', []):
                 if output.output_type == 'error':
                     output.traceback = [f'{output.ename}: {output.evalue}']
+        for output in cell.get('outputs', []):
+            scrub_output(output, self.hidden_lines)
         return cell, resources
+
+
+# What feedback shows in place of an output's line that quotes a hidden test
+HIDDEN_LINE = '[a line of a hidden test, left out]'
+# A hidden test's line this long is left out wherever an output line holds
+# it; a shorter one only where it is the whole line (a ")" is everywhere)
+QUOTED_LENGTH = 16
+
+
+def hidden_test_lines(notebook, begin, end):
+    """The lines (stripped) of the notebook's hidden tests (between the lines
+    holding `begin` and `end`, those included) that its visible code does not
+    hold too."""
+    hidden, shown = set(), set()
+    for cell in notebook.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if begin in line:
+                inside = True
+            if line.strip():
+                (hidden if inside else shown).add(line.strip())
+            if end in line:
+                inside = False
+    return hidden - shown
+
+
+def scrub_output(output, hidden_lines):
+    """Replaces each line of an output (text, an error, any text data) that
+    quotes one of `hidden_lines`."""
+    def scrubbed(text):
+        return '\n'.join(HIDDEN_LINE if quotes_hidden_test(line, hidden_lines) else line
+                         for line in text.split('\n'))
+
+    if output.get('output_type') == 'stream':
+        output.text = scrubbed(output.text)
+    elif output.get('output_type') == 'error':
+        output.evalue = scrubbed(output.evalue)
+        output.traceback = [scrubbed(line) for line in output.traceback]
+    for kind, value in output.get('data', {}).items():
+        if kind.startswith('text/') and isinstance(value, str):
+            output.data[kind] = scrubbed(value)
+
+
+def quotes_hidden_test(line, hidden_lines):
+    stripped = line.strip()
+    return stripped in hidden_lines or any(
+        len(hidden) >= QUOTED_LENGTH and hidden in line for hidden in hidden_lines)
 
 
 @cache

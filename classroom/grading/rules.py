@@ -9,6 +9,10 @@ runs its kernel with the same KERNEL_ARGUMENTS.
   writes to stderr, so a correct answer that merely warns (say,
   `torch.tensor` of a tensor) would lose every point of its check; on stdout
   the warning still shows in the feedback, and the check scores.
+- A submission's code runs in a sandbox (sandbox.py): it reads nothing but
+  what its notebook needs (not the source, the gradebook, other students'
+  work), reaches no network, within limits of memory, processes and time;
+  nothing it writes reaches the feedback.
 - A locked cell the learner edited is graded as released, and reported by
   name (tampering.py); the others are put back quietly.
 - A submission handed in after its due date loses a share of its score per
@@ -50,10 +54,22 @@ def apply(c):
         OverwriteCellsReportingEdits if step is OverwriteCells else step
         for step in _default('Autograde', 'sanitize_preprocessors')
     ]
+    sandbox_the_students_code(c)
     c.AssignLatePenalties.plugin_class = LatePenaltyPerDay
     c.ExportApp.plugin_class = ClassGradesExport
     c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
     c.GenerateFeedback.exporter_class = OfflineFeedbackExporter
+
+
+def sandbox_the_students_code(c):
+    """Autograding executes each notebook with sandbox.py's Execute step."""
+    from nbgrader.preprocessors import Execute
+
+    from classroom.grading.sandbox import SandboxedExecute
+
+    c.Autograde.autograde_preprocessors = [
+        SandboxedExecute if step is Execute else step for step in _default('Autograde', 'autograde_preprocessors')
+    ]
 
 
 def _default(class_name, trait):

@@ -13,6 +13,7 @@ exchange folder) is preparation.py's, beside this file. The teachers' guide
 is HUB.md.
 """
 import asyncio
+import grp
 import os
 import sys
 from pathlib import Path
@@ -115,7 +116,6 @@ else:
     # are (a stable id, made into their hub name) and whether they teach
     # the course. The tool's key and the launches the grade passback needs
     # lie in the LTI folder, root's and the teachers' group's alone
-    import grp
 
     from classroom.hub import lti_signin
     from classroom.lti_tool import FOLDER_VARIABLE, LTI_FOLDER, Platform, is_secure_url
@@ -171,7 +171,12 @@ async def open_account(spawner):
     teacher = name in TEACHERS or (AUTH == 'lti' and spawner.user.admin)
     await asyncio.to_thread(hub.open_account, name, GROUP, CLASS_FOLDER, teacher=teacher,
                             teachers_group_too=AUTH == 'lti')
-    if not teacher:
+    if teacher:
+        # The course's folder in the exchange, the teachers' before any student's
+        # (with LTI, the teachers are the members of the teachers' group)
+        teachers = TEACHERS | {name} | (set(grp.getgrnam(TEACHERS_GROUP).gr_mem) if AUTH == 'lti' else set())
+        await asyncio.to_thread(hub.open_course_exchange, EXCHANGE, COURSE_ID, name, teachers)
+    else:
         # Before the servers' environment in Jupyter's search path, so its
         # settings win over those nbgrader installed there; a copy, as the
         # dictionary may be the one every spawner shares

@@ -15,8 +15,11 @@ c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 c.CourseDirectory.course_id = os.environ.get('COURSE_ID', '')
 if os.environ.get('COURSE_EXCHANGE'):
     c.Exchange.root = os.environ['COURSE_EXCHANGE']
-# Another student cannot read a submission even knowing its name
+# A hand-in is its account's: submitted as the account running it only,
+# readable by the teacher alone, and collected only if that account wrote
+# it when it says (classroom/hub/exchange.py)
 c.ExchangeFactory.submit = 'classroom.hub.exchange.PrivateSubmit'
+c.ExchangeFactory.collect = 'classroom.hub.exchange.VerifiedCollect'
 
 # A teacher's nbgrader course (source/, release/, submitted/, gradebook.db)
 # lies in their home folder, wherever they start nbgrader from; a student has none

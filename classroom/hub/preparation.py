@@ -147,6 +147,73 @@ def make_exchange(exchange):
     exchange.chmod(EXCHANGE_MODE)
 
 
+# The course's folder in the exchange and what is in it, made by root for a
+# teacher: the released assignments readable by all; the hand-ins' folder
+# writable by all but listed by the teacher alone, its files taking the
+# teacher's group (set-group-id), and sticky: only a hand-in's owner (and the
+# teacher) may rename or delete it
+COURSE_EXCHANGE_MODE = 0o755
+OUTBOUND_MODE = 0o755
+INBOUND_MODE = 0o3733
+
+
+def open_course_exchange(exchange, course_id, teacher, teachers):
+    """The course's folder in the exchange (`exchange`/`course_id`), made for
+    the account `teacher` with its outbound and inbound folders, so that no
+    student can make it first and block the teachers' release. One made by an
+    account outside `teachers` (names), or a link, is moved aside (to a
+    hidden name beside it, reported), never followed. Root works through
+    descriptors opened without following links, in the exchange root, which
+    is root's (sticky: no user can move what root made)."""
+    account = pwd.getpwnam(teacher)
+    teacher_ids = {entry.pw_uid for entry in pwd.getpwall() if entry.pw_name in set(teachers)}
+    root = os.open(exchange, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        try:
+            found = os.stat(course_id, dir_fd=root, follow_symlinks=False)
+        except FileNotFoundError:
+            found = None
+        if found is not None and not (stat.S_ISDIR(found.st_mode) and found.st_uid in teacher_ids):
+            aside = f'.{course_id}.refused-{found.st_uid}-{found.st_ino}'
+            os.rename(course_id, aside, src_dir_fd=root, dst_dir_fd=root)
+            print(f'{Path(exchange) / course_id} was made by user id {found.st_uid}, not by a teacher: moved '
+                  f'aside to {Path(exchange) / aside}, and made again for {teacher}', flush=True)
+            found = None
+        if found is not None and found.st_uid != account.pw_uid:
+            return  # another teacher's: nbgrader's release wants one owner
+        course = _owned_folder(root, course_id, account, COURSE_EXCHANGE_MODE, make=found is None)
+        try:
+            for name, mode in (('outbound', OUTBOUND_MODE), ('inbound', INBOUND_MODE)):
+                os.close(_owned_folder(course, name, account, mode))
+        finally:
+            os.close(course)
+    finally:
+        os.close(root)
+
+
+def _owned_folder(parent, name, account, mode, make=None):
+    """A descriptor of the folder `name` in the folder open as `parent`,
+    made for `account` with `mode` if missing (or if `make`); an existing
+    one, if `account`'s, gets `mode`'s special bits (a release by nbgrader
+    makes inbound without the sticky one)."""
+    if make is None:
+        try:
+            os.stat(name, dir_fd=parent, follow_symlinks=False)
+            make = False
+        except FileNotFoundError:
+            make = True
+    if make:
+        os.mkdir(name, 0o700, dir_fd=parent)
+        os.chown(name, account.pw_uid, account.pw_gid, dir_fd=parent, follow_symlinks=False)
+    folder = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+    status = os.fstat(folder)
+    if make:
+        os.fchmod(folder, mode)
+    elif status.st_uid == account.pw_uid:
+        os.fchmod(folder, stat.S_IMODE(status.st_mode) | (mode & 0o7000))
+    return folder
+
+
 # Held while an account is checked or made (ensure_account)
 ACCOUNTS_BEING_MADE = threading.Lock()
 
