@@ -138,8 +138,9 @@ student: $(TEACHER_READY) ## builds the learners' copy in build/student/
 release: $(READY) $(TEACHER_READY) ## builds the nbgrader course in build/course/ (release/)
 	$(BIN)/course-grading release
 
-# Imports the class list (a CSV file: id, first_name, last_name, email) into
-# build/course/gradebook.db: the grade files then carry names and e-mails
+# Imports the class list (a CSV file: id, first_name, last_name, email, and the
+# platforms' lms_user_id, sis_user_id, sis_login_id, section) into build/course/:
+# the grade files then carry names, e-mails and what Canvas and Moodle match on
 FILE ?=
 roster: $(TEACHER_READY) ## imports the class list into the course: make roster FILE=class.csv
 	$(BIN)/course-grading roster '$(FILE)'
@@ -151,9 +152,11 @@ due: $(TEACHER_READY) ## sets a due date: make due ASSIGNMENT=... DUE='2027-01-1
 	$(BIN)/course-grading due '$(ASSIGNMENT)' '$(DUE)'
 
 # Autogrades every submission in build/course/submitted/<student>/<assignment>/
-# that is new or handed in again (ASSIGNMENT=..., STUDENT=...: only those),
-# writes build/course/feedback/ and the class's grades: grades.csv (a row per
-# student, for a learning platform) and grades_by_assignment.csv
+# that is new or handed in again (ASSIGNMENT=..., STUDENT=...: only those), one
+# that fails reported and skipped; writes build/course/feedback/, the class's
+# grades (grades.csv, grades_by_assignment.csv; lms/canvas.csv and
+# lms/moodle.csv for the platforms) and ends with a summary, saved as
+# build/course/grading-report.txt
 ASSIGNMENT ?=
 STUDENT ?=
 grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/ (ASSIGNMENT=, STUDENT=: only those): grades, feedback
