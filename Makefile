@@ -155,8 +155,8 @@ due: $(TEACHER_READY) ## sets a due date: make due ASSIGNMENT=... DUE='2027-01-1
 # that is new or handed in again (ASSIGNMENT=..., STUDENT=...: only those), one
 # that fails reported and skipped; writes build/course/feedback/, the class's
 # grades (grades.csv, grades_by_assignment.csv; lms/canvas.csv and
-# lms/moodle.csv for the platforms) and ends with a summary, saved as
-# build/course/grading-report.txt
+# lms/moodle.csv for the platforms) and ends with a summary, saved in
+# build/course/ too
 ASSIGNMENT ?=
 STUDENT ?=
 grade: $(READY) $(TEACHER_READY) ## autogrades build/course/submitted/ (ASSIGNMENT=, STUDENT=: only those): grades, feedback
@@ -249,4 +249,4 @@ hub-env: $(HUB_PACKAGE) ## makes the hub's environment (HUB_ENV, default /opt/py
 # the teachers' walk through a term in HUB.md); Ctrl+C stops it and every
 # user's server, and keeps everyone's files
 hub: $(HUB_PACKAGE) ## starts the class's JupyterHub, as root (HUB.md)
-	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py
+	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/classroom/hub/jupyterhub_config.py

@@ -1,6 +1,6 @@
 """The course's grading rules, set once for nbgrader wherever it grades: the
 course's own nbgrader_config.py (`make release`, `make grade`) and the hub's
-(classroom/hub/nbgrader_config.py) both call apply(). `make check` (check_exercises.py)
+(classroom/hub/nbgrader_config.py) both call apply(). `make check` (classroom/check.py)
 runs its kernel with the same KERNEL_ARGUMENTS.
 
 - A cell that runs longer than CELL_TIMEOUT seconds is a learner's endless
