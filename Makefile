@@ -149,8 +149,9 @@ student: $(TEACHER_READY) ## teachers: builds the learners' copy in build/studen
 release: $(READY) $(TEACHER_READY) ## teachers: builds the nbgrader course in build/course/ (release/)
 	$(BIN)/course-grading release
 
-# Imports the class list (a CSV file: id, first_name, last_name, email) into
-# build/course/gradebook.db: the grade files then carry names and e-mails
+# Imports the class list (a CSV file: id, first_name, last_name, email, and the
+# platforms' lms_user_id, sis_user_id, sis_login_id, section) into build/course/:
+# the grade files then carry names, e-mails and what Canvas and Moodle match on
 FILE ?=
 roster: $(TEACHER_READY) ## teachers: imports the class list into the course: make roster FILE=class.csv
 	$(BIN)/course-grading roster '$(FILE)'
@@ -162,12 +163,13 @@ due: $(TEACHER_READY) ## teachers: sets a due date: make due ASSIGNMENT=... DUE=
 	$(BIN)/course-grading due '$(ASSIGNMENT)' '$(DUE)'
 
 # Autogrades every submission in build/course/submitted/<student>/<assignment>/
-# that is new or handed in again (ASSIGNMENT=..., STUDENT=...: only those),
-# writes build/course/feedback/ and the class's grades: grades.csv (a row per
-# student, for a learning platform) and grades_by_assignment.csv. PASSBACK=1
-# then sends the final scores to the school's platform (LTI Assignment and
-# Grade Services, classroom/grading/passback.py), for a class that signs in
-# to the hub from the platform (HUB.md)
+# that is new or handed in again (ASSIGNMENT=..., STUDENT=...: only those), one
+# that fails reported and skipped; writes build/course/feedback/, the class's
+# grades (grades.csv, grades_by_assignment.csv; lms/canvas.csv and
+# lms/moodle.csv for the platforms) and ends with a summary, saved in
+# build/course/ too. PASSBACK=1 then sends the final scores to the school's
+# platform (LTI Assignment and Grade Services, classroom/grading/passback.py),
+# for a class that signs in to the hub from the platform (HUB.md)
 ASSIGNMENT ?=
 STUDENT ?=
 PASSBACK ?=

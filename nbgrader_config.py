@@ -16,6 +16,9 @@ c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 # source/ (the teacher's versions), release/, submitted/, autograded/ and
 # feedback/ are folders of this one; classroom/grading/commands.py can point elsewhere
 c.CourseDirectory.root = str(COURSE_ROOT / 'build' / 'course')
+# nbgrader's exchange commands (release_assignment, collect, release_feedback)
+# need one; the same as the class's hub (classroom/hub/jupyterhub_config.py)
+c.CourseDirectory.course_id = 'pytorch-training-loop'
 
 grading_rules.apply(c)
 

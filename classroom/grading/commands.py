@@ -19,34 +19,39 @@ everything else (submissions, grades).
 `due` sets an assignment's due date; work handed in later loses a share of
 its score per day started (classroom/grading/late_penalty.py).
 
-`grade` autogrades the submissions in submitted/<student>/<assignment>/ that
-are new or handed in again, in one nbgrader run (a submission graded before
-keeps its grades, hand grades included), then writes the feedback
+`grade` readies the hand-ins (classroom/grading/hand_ins.py: renamed
+notebooks, unreadable ones left out), autogrades the submissions in
+submitted/<student>/<assignment>/ that are new or handed in again (a
+submission graded before keeps its grades, and its hand grades where the
+answer is unchanged: resubmissions.py), writes the feedback
 (feedback/<student>/<assignment>/, HTML, without the hidden tests) and the
-class's grades: grades.csv, a row per student, and grades_by_assignment.csv
-(classroom/grading/export.py). --assignment and --student grade one assignment,
-or one student's work, only; the grade files always cover the class.
+class's grade files: grades.csv, grades_by_assignment.csv, and lms/canvas.csv
+and lms/moodle.csv for the learning platforms (export.py). One submission
+that fails is reported and skipped; the others are graded. It ends with one
+summary (report.py), saved as grading-report.txt. --assignment and --student
+grade one assignment, or one student's work, only; the grade files always
+cover the class.
 
 nbgrader reads the course's nbgrader_config.py, since it runs in the course's
-root folder; --course overrides the course folder that file names.
+root folder, and the course folder's own (write_course_config), which loads
+the same; --course overrides the course folder that file names.
 Needs requirements.txt and requirements-teacher.txt: autograding executes the
 notebooks.
 """
 import argparse
-import datetime
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 from classroom.course import COURSE_ROOT, EXERCISES, write_atomically
 from classroom.grading.course_source import ReleaseStopped, repository_files, sync_source
+from classroom.grading.hand_ins import prepare
+from classroom.grading.report import FAILED, REPORT_NAME, failures, summary
 from classroom.grading.roster import import_and_report
 
 DEFAULT_COURSE_FOLDER = COURSE_ROOT / 'build' / 'course'
-# What classroom/grading/tampering.py logs for each locked cell a student edited
-EDITED_CELL = re.compile(r'(\S+) edited the locked cell (\S+) of (\S+):')
+COURSE_SETTINGS = COURSE_ROOT / 'nbgrader_config.py'
 ALL = '*'
 
 
@@ -56,10 +61,11 @@ def assignment_name(exercise_notebook):
     return Path(exercise_notebook).stem
 
 
-def nbgrader(course_folder, *arguments):
+def nbgrader(course_folder, *arguments, some_may_fail=False):
     """Runs one nbgrader command from the course's root (so that it reads
-    nbgrader_config.py) on `course_folder`; fails if nbgrader does, else
-    returns its log."""
+    nbgrader_config.py) on `course_folder` and returns its log; fails if
+    nbgrader does, but, with `some_may_fail`, where it failed on some
+    submissions only and went on with the others."""
     command = [
         sys.executable, '-m', 'nbgrader', *arguments,
         f'--CourseDirectory.root={Path(course_folder).resolve()}',
@@ -73,7 +79,7 @@ def nbgrader(course_folder, *arguments):
     for line in process.stderr:
         sys.stderr.write(line)
         log.append(line)
-    if process.wait():
+    if process.wait() and not (some_may_fail and FAILED.search(''.join(log))):
         raise subprocess.CalledProcessError(process.returncode, command)
     return ''.join(log)
 
@@ -88,9 +94,10 @@ def release(course_folder=DEFAULT_COURSE_FOLDER, course_config=True):
     for name in sync_source(course_folder, repository_files()):
         print(f'{Path(course_folder) / "source" / name}: left as the course folder has it '
               f'(changed there since the last release; the repository\'s differs)')
-    nbgrader(course_folder, 'generate_assignment', ALL, '--force')
+    # nbgrader reads it wherever it runs: first, in a course folder moved since
     if course_config:
         write_course_config(course_folder)
+    nbgrader(course_folder, 'generate_assignment', ALL, '--force')
     return [assignment_name(notebook) for notebook in EXERCISES]
 
 
@@ -103,31 +110,34 @@ def write_course_config(course_folder):
     """Writes `course_folder`/nbgrader_config.py, which loads the course's own
     settings, so that nbgrader run from inside the course folder (as its
     documentation and the teachers' guide run it) applies them too: the
-    feedback without hidden tests, the 120 s limit per cell."""
+    course id, the feedback without hidden tests, the 120 s limit per cell.
+    Its paths are relative to its own folder: the course's settings where
+    they lie from there, and the course folder itself, wherever the clone is
+    moved to."""
     target = Path(course_folder) / 'nbgrader_config.py'
-    if target.exists() and not target.read_text().startswith(COURSE_CONFIG_MARK):
-        print(f'{target} is not ours: left as it is; it should load {COURSE_ROOT / "nbgrader_config.py"}')
+    if target.exists() and not is_ours(target):
+        print(f'{target} is not ours: left as it is; it should load {COURSE_SETTINGS}')
         return
+    settings = os.path.relpath(COURSE_SETTINGS, Path(course_folder).resolve())
     write_atomically(target, lambda partial: partial.write_text(
-        f'{COURSE_CONFIG_MARK}; edit {COURSE_ROOT / "nbgrader_config.py"} instead.\n'
+        f'{COURSE_CONFIG_MARK}; edit {settings} instead.\n'
+        'import os\n\n'
         'c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)\n'
-        f'load_subconfig({str(COURSE_ROOT / "nbgrader_config.py")!r})  # noqa: F821\n'
-        f'c.CourseDirectory.root = {str(Path(course_folder).resolve())!r}\n'
+        'here = os.path.dirname(os.path.realpath(__file__))\n'
+        f'course_settings = os.path.join(here, {settings!r})\n'
+        '# A missing file would be passed over in silence, and an error logged and passed over too: nbgrader\n'
+        '# would grade without the course\'s rules. This stops it\n'
+        'if not os.path.isfile(course_settings):\n'
+        '    raise SystemExit(f"{course_settings}, the course\'s nbgrader settings, is missing: "\n'
+        '                     f"run make release in the course again")\n'
+        'load_subconfig(course_settings)  # noqa: F821\n'
+        'c.CourseDirectory.root = here\n'
     ))
 
 
-def stamp_hand_copied_submissions(course_folder):
-    """Gives each submission without a timestamp.txt (one copied in by hand
-    rather than collected) the time its newest notebook was written, in
-    nbgrader's format: nbgrader needs it to tell a resubmission from one it
-    graded before. A timestamp a collect wrote is never changed."""
-    for folder in Path(course_folder).glob('submitted/*/*/'):
-        stamp = folder / 'timestamp.txt'
-        notebooks = list(folder.glob('*.ipynb'))
-        if notebooks and not stamp.exists():
-            written = max(notebook.stat().st_mtime for notebook in notebooks)
-            when = datetime.datetime.fromtimestamp(written, datetime.timezone.utc)
-            stamp.write_text(when.strftime('%Y-%m-%d %H:%M:%S.%f %Z'))
+def is_ours(course_config):
+    """Whether a course folder's nbgrader_config.py is one release wrote."""
+    return Path(course_config).read_text().startswith(COURSE_CONFIG_MARK)
 
 
 def released_assignments(course_folder):
@@ -167,9 +177,10 @@ def set_due_date(course_folder, assignment, when):
 
 
 def grade(course_folder=DEFAULT_COURSE_FOLDER, assignment=ALL, student=None):
-    """Autogrades the submissions (of one assignment, of one student, or
-    all), writes their feedback files, then the class's grade files; returns
-    the path of grades.csv."""
+    """Readies the hand-ins, autogrades the submissions (of one assignment, of
+    one student, or all), writes their feedback files, then the class's grade
+    files, and prints the summary it saves as grading-report.txt; returns the
+    path of grades.csv. A submission that cannot be graded is skipped."""
     course_folder = Path(course_folder)
     if assignment != ALL:
         check_assignment(course_folder, assignment)
@@ -179,23 +190,46 @@ def grade(course_folder=DEFAULT_COURSE_FOLDER, assignment=ALL, student=None):
             f'no submission in {course_folder}/{handed_in.rsplit("/", 1)[0]}/: '
             f'collect the learners\' notebooks there first'
         )
-    stamp_hand_copied_submissions(course_folder)
+    # nbgrader reads the course folder's settings too: kept right in a course folder moved since the release
+    if (course_folder / 'nbgrader_config.py').is_file() and is_ours(course_folder / 'nbgrader_config.py'):
+        write_course_config(course_folder)
+    hand_ins = prepare(course_folder, assignment, student)
+    log = autograde(course_folder, assignment, student, hand_ins.unsafe)
     only = [f'--student={student}'] if student else []
-    # Without --force, nbgrader autogrades only what is new, or handed in
-    # again (a newer timestamp.txt): a submission graded before keeps its
-    # grades, the ones given by hand too
-    log = nbgrader(course_folder, 'autograde', assignment, *only)
-    # Feedback is made again: it shows the hand grades given since
-    nbgrader(course_folder, 'generate_feedback', assignment, *only, '--force')
+    feedback_log = ''
+    # Feedback is made again: it shows the hand grades given since (nbgrader
+    # stops where there is nothing autograded)
+    if list(course_folder.glob(f'autograded/{student or "*"}/{assignment}/*.ipynb')):
+        feedback_log = nbgrader(course_folder, 'generate_feedback', assignment, *only, '--force', some_may_fail=True)
     grades = course_folder / 'grades.csv'
     nbgrader(course_folder, 'export', f'--to={grades.resolve()}')
-    edits = EDITED_CELL.findall(log)
-    if edits:
-        # nbgrader's log is long: the teacher reads this at its end
-        print('Locked cells edited by a student (graded as released, the edits ignored):')
-        for editor, cell, notebook in edits:
-            print(f'  {editor}: {cell} in {notebook}')
+    report = summary(course_folder, hand_ins, log, failures(log), failures(feedback_log))
+    write_atomically(course_folder / REPORT_NAME, lambda partial: partial.write_text(report))
+    # nbgrader's log is long: the teacher reads this at its end
+    print(report, end='')
     return grades
+
+
+def autograde(course_folder, assignment, student, unsafe):
+    """Runs nbgrader's autograde on the submissions of `assignment` (or all)
+    by `student` (or everyone) but the `unsafe` ones ({(student,
+    assignment)}: they would stop its whole run); returns its log. Without
+    --force, nbgrader autogrades only what is new, or handed in again (a
+    newer timestamp.txt)."""
+    only = [f'--student={student}'] if student else []
+    if not unsafe:
+        return nbgrader(course_folder, 'autograde', assignment, *only, some_may_fail=True)
+    # nbgrader leaves out students, not single submissions: one run per
+    # assignment that has submissions (nbgrader stops where it finds none)
+    handed_in = {folder.name for folder in Path(course_folder).glob(f'submitted/{student or "*"}/{assignment}/')}
+    log = []
+    for name in sorted(handed_in & set(released_assignments(course_folder))):
+        excluded = sorted(who for who, what in unsafe if what == name)
+        if student in excluded:
+            continue
+        exclude = [f'--CourseDirectory.student_id_exclude={",".join(excluded)}'] if excluded else []
+        log.append(nbgrader(course_folder, 'autograde', name, *only, *exclude, some_may_fail=True))
+    return ''.join(log)
 
 
 def main():
@@ -221,8 +255,7 @@ def main():
         elif args.step == 'due':
             print(f'{args.assignment} is due {set_due_date(args.course, args.assignment, args.when)} UTC')
         else:
-            grades = grade(args.course, args.assignment, args.student)
-            print(grades, grades.with_name('grades_by_assignment.csv'), sep='\n')
+            grade(args.course, args.assignment, args.student)
     except ReleaseStopped as stopped:
         sys.exit(str(stopped))
     except (ValueError, FileNotFoundError) as error:

@@ -13,17 +13,40 @@ a CDN (nbconvert's `mathjax` macro, called without the URL that
 HTMLExporter.mathjax_url would set); OfflineFeedbackExporter writes MathJax 3
 into the page instead, where the notebook has math, and nothing elsewhere.
 
+The score and late penalty are today's: nbgrader's feedback shows the late
+penalty that autograding stored, computed before any hand grade, with the
+due date of that day; GetGradesWithCurrentPenalty stores the penalty of the
+score and due date as they are when the feedback is made (late_penalty.py's
+notebook_penalty, as every grade file computes it), then shows it. Each page
+records what it shows (FEEDBACK_GRADE, a meta element), so that `make grade`
+can say which feedback no longer matches the grades (shown_grade).
+
+Feedback is released even when some cannot be: nbgrader's release_feedback
+stops at the first submission that was not handed in through the exchange
+(copied in by hand, or from a platform's download: no submission_secret.txt,
+which names the file the student fetches); ReleaseFeedbackSkippingUnreleasable
+releases the others and names those it leaves.
+
 The course's nbgrader settings (nbgrader_config.py, classroom/hub/nbgrader_config.py
-and classroom/grading/rules.py, which both load) put both into nbgrader's.
+and classroom/grading/rules.py, which both load) put these into nbgrader's.
 """
+import html
+import json
+import os
+import re
 from functools import cache
+from glob import glob
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 from jinja2 import DictLoader
 from nbconvert.exporters import HTMLExporter
-from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.api import Gradebook
+from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from traitlets import default
+
+from classroom.grading.late_penalty import LatePenaltyPerDay, notebook_penalty
 
 # MathJax 3 typesetting TeX as SVG, with every TeX extension: the one build
 # that fetches nothing more (its glyphs are drawn as paths, not loaded as
@@ -47,6 +70,55 @@ MATH_MARKS = ('$', '\\(', '\\[', '\\begin{')
 # What the feedback template writes in place of MathJax, until it is known
 # whether the notebook needs it
 MATHJAX_PLACE = '<!-- MathJax, where the notebook has math -->'
+# The name of the meta element that records a page's score and late penalty
+FEEDBACK_GRADE = 'course-feedback-grade'
+# What nbgrader's release_feedback needs beside a submission's feedback
+RELEASE_NEEDS = ('timestamp.txt', 'submission_secret.txt')
+
+
+class GetGradesWithCurrentPenalty(GetGrades):
+    """GetGrades that first stores the notebook's late penalty as it is now
+    (notebook_penalty: the score with its hand grades, the due date now)."""
+
+    def preprocess(self, nb, resources):
+        nbgrader = resources['nbgrader']
+        share_per_day = LatePenaltyPerDay(parent=self).share_per_day
+        with Gradebook(nbgrader['db_url']) as gradebook:
+            notebook = gradebook.find_submission_notebook(nbgrader['notebook'], nbgrader['assignment'],
+                                                          nbgrader['student'])
+            notebook.late_submission_penalty = notebook_penalty(notebook, share_per_day) or None
+            gradebook.db.commit()
+        return super().preprocess(nb, resources)
+
+
+def shown_grade(page):
+    """(score, late penalty) as a feedback page shows them; None for a page
+    made before pages recorded them."""
+    found = re.search(rf'<meta name="{FEEDBACK_GRADE}" content="([^"]*)"', Path(page).read_text())
+    if not found:
+        return None
+    shown = json.loads(html.unescape(found.group(1)))
+    return shown['score'], shown['late_penalty']
+
+
+class ReleaseFeedbackSkippingUnreleasable(ExchangeReleaseFeedback):
+    """nbgrader's release_feedback, which leaves out, naming them, the
+    students whose submission did not come through the exchange."""
+
+    def copy_files(self):
+        unreleasable = []
+        for folder in sorted(Path(path) for path in glob(self.src_path) if os.path.isdir(path)):
+            lacking = [name for name in RELEASE_NEEDS if not (folder / name).is_file()]
+            if lacking and list(folder.glob('*.html')):
+                unreleasable.append(folder.parent.name)
+                self.log.warning('Not released: %s, whose submission was not handed in through the exchange (no %s); '
+                                 'give them the files of %s yourself', folder.parent.name, ' or '.join(lacking), folder)
+        excluded = self.coursedir.student_id_exclude
+        self.coursedir.student_id_exclude = ','.join(filter(None, [excluded, *unreleasable]))
+        try:
+            super().copy_files()
+        finally:
+            self.coursedir.student_id_exclude = excluded
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -156,5 +228,10 @@ class OfflineFeedbackExporter(HTMLExporter):
         return [DictLoader({'mathjax.html.j2': macro})]
 
     def from_notebook_node(self, nb, resources=None, **kw):
-        html, resources = super().from_notebook_node(nb, resources, **kw)
-        return html.replace(MATHJAX_PLACE, mathjax_scripts() if has_math(nb) else ''), resources
+        page, resources = super().from_notebook_node(nb, resources, **kw)
+        page = page.replace(MATHJAX_PLACE, mathjax_scripts() if has_math(nb) else '')
+        graded = (resources or {}).get('nbgrader', {})
+        if 'score' in graded:
+            shown = json.dumps({'score': graded['score'], 'late_penalty': graded['late_penalty']})
+            page = page.replace('<head>', f'<head>\n<meta name="{FEEDBACK_GRADE}" content="{html.escape(shown)}">', 1)
+        return page, resources

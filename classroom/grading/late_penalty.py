@@ -7,9 +7,10 @@ none. A teacher changes the share in nbgrader_config.py:
 
 Due dates are nbgrader's own (the formgrader's Manage Assignments, or
 `nbgrader db assignment add NAME --duedate=...`); an assignment without one
-is never late. rules.py makes nbgrader's autograde use this rule,
-and export.py applies it again to the score when grades are exported,
-so that points given by hand after autograding lose the same share.
+is never late. rules.py makes nbgrader's autograde use this rule; the
+feedback (feedback.py) and every grade file (grades.py) apply it again, with
+notebook_penalty, to the score and due date as they are then, so that points
+given by hand after autograding, or a due date moved, count the same everywhere.
 """
 import math
 
@@ -41,3 +42,11 @@ def penalty(score, seconds_late, share_per_day):
         return 0.0
     days_started = math.ceil(seconds_late / SECONDS_PER_DAY)
     return score * min(1.0, share_per_day * days_started)
+
+
+def notebook_penalty(submitted_notebook, share_per_day):
+    """The points a handed-in notebook (nbgrader's SubmittedNotebook) loses
+    now: from its score now (hand grades included) and its assignment's due
+    date now. Every number the course shows (feedback, grade files) comes
+    from here; an assignment's penalty is the sum of its notebooks'."""
+    return penalty(submitted_notebook.score, submitted_notebook.assignment.total_seconds_late, share_per_day)

@@ -67,18 +67,22 @@ class FinalScore:
     """A student's final result in one assignment."""
     student: str
     assignment: str
-    score: float | None  # None: nothing handed in
+    score: float | None  # None: nothing to send (see why)
     maximum: float
     waiting_for_hand_grade: bool
+    why: str = ''  # when score is None: 'nothing handed in', or 'not graded' (make grade's report says why)
 
 
 def final_scores(course_folder):
     """Every student's final score in every assignment of `course_folder`, in
-    the course's order: what the course's export (classroom/grading/export.py)
-    writes into grades_by_assignment.csv, the late penalty taken off. The
-    export is run as `nbgrader export` runs it (in the course folder, with its
-    settings: the teacher's share of the penalty too), into a folder of its
-    own, so the scores are those of the gradebook now."""
+    the course's order: the class's final grades (grades.py's final_grades,
+    the late penalty taken off) as the course's export writes them into
+    grades_by_assignment.csv. The export is run as `nbgrader export` runs it
+    (in the course folder, with its settings: the teacher's share of the
+    penalty too), into a folder of its own, so the scores are those of the
+    gradebook now."""
+    from classroom.grading.grades import MISSING
+
     course_folder = Path(course_folder).resolve()
     if not (course_folder / 'gradebook.db').is_file():
         raise FileNotFoundError(f'{course_folder} holds no gradebook.db: grade the class first')
@@ -93,9 +97,10 @@ def final_scores(course_folder):
             raise RuntimeError(f'nbgrader export failed:\n{done.stderr[-3000:]}')
         with open(exported.with_name('grades_by_assignment.csv'), newline='') as file:
             rows = list(csv.DictReader(file))
-    return [FinalScore(row['student_id'], row['assignment'],
-                       None if row['status'] == 'missing' else float(row['score']),
-                       float(row['max_score']), row['needs_manual_grade'] == 'yes') for row in rows]
+    return [FinalScore(row['student_id'], row['assignment'], float(row['score']) if row['score'] else None,
+                       float(row['max_score']), row['needs_manual_grade'] == 'yes',
+                       '' if row['score'] else 'nothing handed in' if row['status'] == MISSING else row['status'])
+            for row in rows]
 
 
 class ServiceError(Exception):
@@ -290,7 +295,7 @@ def passback(scores, launches, service, context=None):
             continue
         for score in handed_in:
             if score.score is None:
-                report.skipped.append((score.student, assignment, 'nothing handed in'))
+                report.skipped.append((score.student, assignment, score.why or 'nothing handed in'))
             elif score.student not in user_ids:
                 report.skipped.append((score.student, assignment, 'never opened the course from the platform'))
             else:

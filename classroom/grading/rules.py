@@ -14,16 +14,23 @@ runs its kernel with the same KERNEL_ARGUMENTS.
   work), reaches no network, within limits of memory, processes and time;
   nothing it writes reaches the feedback.
 - A locked cell the learner edited is graded as released, and reported by
-  name (tampering.py); the others are put back quietly.
+  name, compared with the release the learner got (tampering.py, which
+  records every release); the others are put back quietly. A graded cell
+  the learner deleted, or stripped of its metadata, is put back as released
+  and reported.
+- A hand grade stays through a resubmission only if its answer is unchanged
+  (resubmissions.py); otherwise it is set aside, and the answer waits.
 - A submission handed in after its due date loses a share of its score per
   day started (late_penalty.py; `c.LatePenaltyPerDay.share_per_day`).
 - Feedback shows the learner their answers, the visible checks and the
-  points, never the hidden tests, and opens offline: MathJax is written
-  into the pages that have math, not loaded from a CDN (feedback.py).
-- `nbgrader export` writes the class's grades: one row per student with
-  names, e-mails, a column per assignment and the total, as a learning
-  platform imports it, and the details per assignment beside it
-  (export.py).
+  points with today's late penalty, never the hidden tests, and opens
+  offline: MathJax is written into the pages that have math, not loaded
+  from a CDN (feedback.py). release_feedback releases what it can, and
+  names the submissions that did not come through the exchange.
+- `nbgrader export` writes the class's grade files, for the teacher and for
+  Canvas's and Moodle's imports (export.py, every number from grades.py).
+- `nbgrader zip_collect` reads Canvas's and Moodle's submission downloads
+  (platform_downloads.py).
 """
 CELL_TIMEOUT = 120
 
@@ -42,11 +49,15 @@ def apply(c):
     """Sets the course's grading rules on nbgrader's config object `c`."""
     # Imported here: make check uses the constants above without nbgrader
     from classroom.grading.export import ClassGradesExport
-    from classroom.grading.feedback import HideHiddenTests, OfflineFeedbackExporter
+    from classroom.grading.feedback import (
+        GetGradesWithCurrentPenalty, HideHiddenTests, OfflineFeedbackExporter, ReleaseFeedbackSkippingUnreleasable)
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import GetGrades, OverwriteCells
+    from nbgrader.preprocessors import Execute, OverwriteCells, SaveAutoGrades
     from classroom.grading.late_penalty import LatePenaltyPerDay
-    from classroom.grading.tampering import OverwriteCellsReportingEdits
+    from classroom.grading.platform_downloads import ArchiveTimesExtractor, PlatformDownloadCollector
+    from classroom.grading.resubmissions import SaveAutoGradesCheckingHandGrades
+    from classroom.grading.sandbox import SandboxedExecute
+    from classroom.grading.tampering import OverwriteCellsReportingEdits, RecordReleasedCells
 
     c.Execute.timeout = CELL_TIMEOUT
     c.Execute.extra_arguments = KERNEL_ARGUMENTS
@@ -54,22 +65,20 @@ def apply(c):
         OverwriteCellsReportingEdits if step is OverwriteCells else step
         for step in _default('Autograde', 'sanitize_preprocessors')
     ]
-    sandbox_the_students_code(c)
+    # Each submission's code runs in a sandbox (sandbox.py); a hand grade
+    # whose answer changed in a resubmission is set aside (resubmissions.py)
+    autograde_steps = {Execute: SandboxedExecute, SaveAutoGrades: SaveAutoGradesCheckingHandGrades}
+    c.Autograde.autograde_preprocessors = [
+        autograde_steps.get(step, step) for step in _default('Autograde', 'autograde_preprocessors')
+    ]
+    c.GenerateAssignment.preprocessors = [*_default('GenerateAssignment', 'preprocessors'), RecordReleasedCells]
     c.AssignLatePenalties.plugin_class = LatePenaltyPerDay
     c.ExportApp.plugin_class = ClassGradesExport
-    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]
+    c.GenerateFeedback.preprocessors = [GetGradesWithCurrentPenalty, CSSHTMLHeaderPreprocessor, HideHiddenTests]
     c.GenerateFeedback.exporter_class = OfflineFeedbackExporter
-
-
-def sandbox_the_students_code(c):
-    """Autograding executes each notebook with sandbox.py's Execute step."""
-    from nbgrader.preprocessors import Execute
-
-    from classroom.grading.sandbox import SandboxedExecute
-
-    c.Autograde.autograde_preprocessors = [
-        SandboxedExecute if step is Execute else step for step in _default('Autograde', 'autograde_preprocessors')
-    ]
+    c.ExchangeFactory.release_feedback = ReleaseFeedbackSkippingUnreleasable
+    c.ZipCollectApp.extractor_plugin = ArchiveTimesExtractor
+    c.ZipCollectApp.collector_plugin = PlatformDownloadCollector
 
 
 def _default(class_name, trait):
