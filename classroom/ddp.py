@@ -264,8 +264,12 @@ def after_a_failure(nproc, died_of, before, after, restarts, max_restarts, run_i
                        f'checkpoint, so it would fail the same way; {hint(run_id, after, n_epochs)}'), 1
     if restarts == max_restarts:
         return False, f'the run failed {restarts + 1} times; {hint(run_id, after, n_epochs)}', 1
-    why = (f'{"ranks" if len(lost) > 1 else "rank"} {", ".join(lost)} ended without an error of its own '
-           f'(a lost process: killed?)' if lost else f'the run failed after saving its checkpoint of epoch {after}')
+    if len(lost) == 1:
+        why = f'rank {lost[0]} ended without an error of its own (a lost process: killed?)'
+    elif lost:
+        why = f'ranks {", ".join(lost)} ended without an error of their own (lost processes: killed?)'
+    else:
+        why = f'the run failed after saving its checkpoint of epoch {after}'
     then = (f'it resumes from its checkpoint of epoch {after}' if after is not None
             else 'it starts over, since it saved no checkpoint yet')
     return True, f'{why}; starting it again (restart {restarts + 1} of {max_restarts}): {then}', None
@@ -355,6 +359,7 @@ def train(nproc, run_dir, program_args, max_restarts, n_epochs, load_checkpoint,
 
 
 def main(argv=None):
+    """make ddp (course-ddp): returns the exit code."""
     try:
         return start(argv)
     except KeyboardInterrupt:
