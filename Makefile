@@ -223,15 +223,19 @@ endif
 
 # The chapter's model trained data-parallel by NPROC processes on this machine
 # (global mini-batch 16), a checkpoint every 10 epochs, in a folder of its own
-# under runs/data_parallel/ (classroom/ddp.py). NPROC is checked before anything
-# starts. A process that dies makes the run start again (up to 3 times) from
-# its last checkpoint; a configuration error is reported once. After Ctrl-C or
-# a failed run, `make ddp RESUME=1` continues the last run (RESUME=RUN_ID: that
-# one). The last line printed is the final model.state_dict()
+# under runs/data_parallel/ (classroom/ddp.py). NPROC (a number, or auto) and
+# DEVICE (auto, cpu, or the accelerator's name, such as cuda) are checked
+# before anything starts; with more processes than accelerators, auto uses the
+# CPU and says so. Ctrl-C stops the run at the end of its epoch, after a
+# checkpoint. A lost process makes the run start again (up to 3 times) from its
+# last checkpoint; a mistake is reported once. `make ddp RESUME=1` continues
+# the last run (RESUME=RUN_ID: that one). The last line printed is the final
+# model.state_dict()
 NPROC ?= 2
+DEVICE ?= auto
 RESUME ?=
-ddp: setup ## learners: trains the chapter's model on NPROC processes (default 2); RESUME=1 goes on
-	TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 OMP_NUM_THREADS=1 $(BIN)/course-ddp --nproc '$(NPROC)' \
+ddp: setup ## learners: trains the chapter's model on NPROC processes (default 2); RESUME=1 continues
+	$(BIN)/course-ddp --nproc '$(NPROC)' --device '$(DEVICE)' \
 		$(if $(filter 1,$(RESUME)),--resume,$(if $(RESUME),--resume '$(RESUME)'))
 
 # TensorBoard on the logs the notebooks write into runs/

@@ -3,12 +3,12 @@
 Every function here is shown, word for word, in a notebook cell tagged
 ``helpers``; ``tests/test_single_source.py`` fails if the two drift apart.
 """
-import contextlib
 import os
 import pickle
 import re
 import signal
 import socket
+import sys
 import tempfile
 
 import numpy as np
@@ -341,22 +341,34 @@ class ConfigurationError(ValueError):
     would fail the same way, so it is reported once and not restarted."""
 
 
-def device_and_backend(local_rank, local_world_size):
+def device_and_backend(local_rank, local_world_size, choice='auto'):
     """The device and the communication backend of one process of a
-    data-parallel job: accelerator number `local_rank` (a CUDA GPU, or
-    whatever accelerator this PyTorch has) and its default backend (NCCL for
-    CUDA), or the CPU and Gloo without one. Refuses more processes on this
-    machine than it has accelerators: two processes cannot share one GPU."""
-    if not torch.accelerator.is_available():
+    data-parallel job, by `choice`: 'cpu', the CPU and Gloo; an accelerator's
+    type such as 'cuda', device number `local_rank` of it and its default
+    backend (NCCL for CUDA), refusing more processes on this machine than it
+    has devices, since two processes cannot share one; or 'auto', the
+    accelerator when it has a device for every process on this machine, else
+    the CPU and Gloo, which process 0 of the machine says."""
+    accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+    n_devices = torch.accelerator.device_count() if accelerator else 0
+    offered = ['auto', 'cpu'] + ([accelerator.type] if accelerator else [])
+    if choice not in offered:
+        raise ConfigurationError(f'device {choice!r}: this machine offers {", ".join(map(repr, offered))}')
+    if choice == 'auto' and local_world_size > n_devices:
+        if accelerator and local_rank == 0:
+            print(f'{local_world_size} processes on this machine, but {n_devices} {accelerator.type} '
+                  f'device(s), one per process at most: every process uses the CPU and Gloo (choose the '
+                  f'device cpu to say so yourself, or {n_devices} process(es) to use the {accelerator.type})',
+                  file=sys.stderr, flush=True)
+        choice = 'cpu'
+    if choice == 'cpu':
         return torch.device('cpu'), 'gloo'
-    kind = torch.accelerator.current_accelerator().type
-    n_devices = torch.accelerator.device_count()
     if local_world_size > n_devices:
         raise ConfigurationError(
-            f'{local_world_size} processes were started on this machine, but it has '
-            f'{n_devices} {kind} device(s): start at most {n_devices} (NPROC={n_devices})'
+            f'{local_world_size} processes on this machine, but it has {n_devices} {accelerator.type} '
+            f'device(s), one per process: run at most {n_devices}, or choose the device cpu'
         )
-    device = torch.device(kind, local_rank)
+    device = torch.device(accelerator.type, local_rank)
     return device, torch.distributed.get_default_backend_for_device(device)
 
 
@@ -389,8 +401,8 @@ def checkpoint_to_resume(checkpoint_path, run_id, map_location=None):
             if checkpoint.get('run_id') != run_id:
                 problem = (
                     f'{checkpoint_path!r} holds epoch {checkpoint["epoch"]} of another run, '
-                    f'{checkpoint.get("run_id")!r}: resume it with that run id (make ddp '
-                    f'RESUME={checkpoint.get("run_id")}), or choose another folder; it is not overwritten'
+                    f'{checkpoint.get("run_id")!r}: continue that run under its own id (torchrun '
+                    f'--rdzv-id={checkpoint.get("run_id")}), or choose another folder; it is not overwritten'
                 )
     mine = {
         'where': f'{os.path.abspath(checkpoint_path)} on {socket.gethostname()}',
@@ -419,19 +431,52 @@ def checkpoint_to_resume(checkpoint_path, run_id, map_location=None):
     return checkpoint
 
 
-@contextlib.contextmanager
-def sigterm_as_exit():
-    """Inside this block, SIGTERM (torchrun stopping its processes, `kill`)
-    raises SystemExit instead of ending the process at once, so that
-    cleanup such as save_checkpoint's removal of its temporary file runs."""
-    def stop(signal_number, frame):
-        raise SystemExit(128 + signal_number)
+class StopRequest:
+    """A request to stop training that every process of the group obeys at
+    the same epoch. Each of `signals` (SIGTERM from kill or torchrun, Slurm's
+    SIGUSR1, ...) no longer ends the process at once: like `request()`, it
+    only sets the request, which the training loop reads at the end of each
+    epoch with `anywhere()`, to save a checkpoint and stop there."""
 
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self, *signals):
+        self.requested = False
+        for number in signals:
+            signal.signal(number, self.request)
+
+    def request(self, *signal_and_frame):
+        """Asks this process to stop at the end of its epoch."""
+        self.requested = True
+
+    def anywhere(self, device):
+        """Whether any process of the group was asked to stop. A collective:
+        every process calls it at the same point of its loop, so that they
+        all stop at the same epoch, or none does."""
+        flag = torch.tensor([float(self.requested)], device=device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
+
+
+def random_states_of_every_process(device):
+    """Every process's random state, by rank, for a checkpoint: PyTorch's CPU
+    generator and the process's accelerator's. A collective: every process
+    calls it, and every process gets the list."""
+    mine = {'cpu': torch.get_rng_state()}
+    if device.type != 'cpu':
+        mine[device.type] = torch.get_device_module(device).get_rng_state(device)
+    everyone = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(everyone, mine)
+    return everyone
+
+
+def restore_random_state(state, device):
+    """Puts this process's generators back in `state`, its own entry of
+    random_states_of_every_process; a generator of another kind of device
+    than this process's stays as it is."""
+    # Loading with map_location may have moved the states onto the device:
+    # the generators take them from the CPU
+    torch.set_rng_state(state['cpu'].cpu())
+    if device.type != 'cpu' and device.type in state:
+        torch.get_device_module(device).set_rng_state(state[device.type].cpu(), device)
 
 
 def mean_across_processes(total, count, device):

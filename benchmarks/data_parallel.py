@@ -211,6 +211,8 @@ def main():
     lines = [f'Measured {datetime.date.today()} on {machine_description()}; load average {load:.2f} at the start.', '',
              '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+    lines += ['', 'These ratios are this machine\'s own. They vary with the processor, its cores and what else '
+              'runs: benchmarks/README.md gives each of its ratios with the machine it came from.']
     table = '\n'.join(lines)
     print(table)
     out = COURSE_ROOT / 'build' / 'bench_data_parallel.md'

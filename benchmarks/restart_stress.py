@@ -5,10 +5,13 @@ still ends with the parameters of a run that never failed.
     python -m benchmarks.restart_stress --runs 10 --kills-per-run 3
     python -m benchmarks.restart_stress --share-store   # torchrun's default store sharing, to compare
 
-Each run is `make ddp`'s command (2 processes, --max-restarts=3, the chapter's
-200 epochs, a checkpoint every 10) in a temporary folder. After each new
-checkpoint, a worker (rank 0 and 1 in turn) gets SIGKILL at a random moment
-within the next few milliseconds, so some kills land while rank 0 writes.
+Each run is torchrun's own restarts, as on two machines and in the Slurm
+script (2 processes, --max-restarts=3, the chapter's 200 epochs, a checkpoint
+every 10), in a temporary folder. After each new checkpoint, a worker (rank 0
+and 1 in turn) gets SIGKILL at a random moment within the next few
+milliseconds, so some kills land while rank 0 writes; torchrun then stops the
+survivor with SIGTERM, which it takes as a stop on request, and the survivor
+ends at its next collective with the dead peer.
 A run passes when torchrun exits 0, the final parameters equal the reference
 bit for bit, no temporary checkpoint file is left and no process outlives it.
 """

@@ -2,6 +2,7 @@
 
 - course.py: where the course is, its notebooks, how a notebook is executed;
 - lab.py (make lab), check.py (make check), ddp.py (make ddp): the learners' commands;
+- tied_torchrun.py: torchrun as make ddp starts it, ending when make ddp ends;
 - student_copies.py: the learners' versions of the exercises (make exercises,
   make student); solutions.py: the model solutions (make solutions);
 - grading/: the exercises graded with nbgrader, for the course's folder and

@@ -4,6 +4,11 @@ torch.manual_seed(42)
 model = nn.Sequential(nn.Linear(1, 1)).to(device)
 optimizer = optim.SGD(model.parameters(), lr=lr)
 loss_fn = nn.MSELoss(reduction='mean')
+# Every process builds the model from seed 42 (DDP copies rank 0's anyway).
+# What it draws from now on, dropout masks or augmentations, comes from a
+# seed of its own: with one seed for all, every process would draw the same
+# masks for its share of each mini-batch
+torch.manual_seed(42 + rank)
 
 # Resuming comes before DDP, so that DDP starts from the resumed model.
 # After a failure, torchrun starts every process again with the same run
@@ -16,6 +21,14 @@ if checkpoint is not None:
     optimizer.load_state_dict(checkpoint['optimizer_state_dict'])
     start_epoch = checkpoint['epoch']
     losses, val_losses = checkpoint['loss'], checkpoint['val_loss']
+    # Each process draws on where its own random stream stopped: then a
+    # resumed run draws what an unbroken run would have drawn
+    random_states = checkpoint.get('random_states', [])
+    if len(random_states) == world_size:
+        restore_random_state(random_states[rank], device)
+    elif rank == 0:
+        print(f'the checkpoint holds the random states of {len(random_states)} processes, not '
+              f'{world_size}: each process draws from its own seed again')
     if rank == 0:
         print(f'resumed from the checkpoint of epoch {start_epoch}')
 

@@ -24,23 +24,43 @@ from torch.utils.tensorboard import SummaryWriter
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(COURSE_ROOT))
 from helpers import (  # noqa: E402 (helpers.py is found through the line above)
-    ConfigurationError, checkpoint_to_resume, device_and_backend, load_checkpoint, make_train_step_fn,
-    make_val_step_fn, mean_across_processes, mini_batch, per_process_batch_size, save_checkpoint,
-    sigterm_as_exit,
+    ConfigurationError, StopRequest, checkpoint_to_resume, device_and_backend, load_checkpoint,
+    make_train_step_fn, make_val_step_fn, mean_across_processes, mini_batch, per_process_batch_size,
+    random_states_of_every_process, restore_random_state, save_checkpoint,
 )
 
+
+def whole_number(text):
+    # Refused here, before any process starts, not as a crash in every process
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number of at least 1')
+    return int(text)
+
+
+def seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < float('inf'):
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number of seconds above 0')
+    return value
+
+
 parser = argparse.ArgumentParser(description='Trains the chapter\'s model on several processes.')
-parser.add_argument('--global-batch-size', type=int, default=16, help='points per step, all processes together')
-parser.add_argument('--n-epochs', type=int, default=200)
-parser.add_argument('--checkpoint-every', type=int, default=10, help='epochs between checkpoints')
+parser.add_argument('--global-batch-size', type=whole_number, default=16, help='points per step, all processes')
+parser.add_argument('--n-epochs', type=whole_number, default=200)
+parser.add_argument('--checkpoint-every', type=whole_number, default=10, help='epochs between checkpoints')
 parser.add_argument('--run-dir', help='the run\'s checkpoint and TensorBoard logs (default: runs/data_parallel/RUN_ID)')
-parser.add_argument('--timeout', type=float, default=60, help='seconds a process waits for the others')
+parser.add_argument('--timeout', type=seconds, default=60, help='seconds a process waits for the others')
+parser.add_argument('--device', default='auto',
+                    help='auto (an accelerator per process if there are enough, else the CPU), cpu, or cuda, ...')
 
 
 def stop_with_the_launcher():
     # torchrun stops its processes when it is stopped, but a SIGKILL gives
     # it no chance: then Linux sends this process SIGTERM (prctl's
-    # PR_SET_PDEATHSIG, 1), instead of leaving it to train on alone
+    # PR_SET_PDEATHSIG, 1), which stops it at the end of its epoch
     if sys.platform.startswith('linux'):
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
@@ -66,7 +86,7 @@ def main():
     run_id = os.environ['TORCHELASTIC_RUN_ID']
     run_dir = Path(args.run_dir or f'runs/data_parallel/{run_id}')
 
-    device, backend = device_and_backend(local_rank, int(os.environ['LOCAL_WORLD_SIZE']))
+    device, backend = device_and_backend(local_rank, int(os.environ['LOCAL_WORLD_SIZE']), args.device)
     # Wrong sizes fail here, in every process, before any training
     per_process_batch_size(args.global_batch_size, world_size)
     if device.type != 'cpu':
@@ -77,6 +97,10 @@ def main():
     # Waiting for a checkpoint to be written is not waiting for a dead peer:
     # the barrier after a write has a group of its own, with a longer timeout
     checkpoint_group = dist.new_group(timeout=datetime.timedelta(hours=1))
+    # From here on, Ctrl-C (SIGINT), SIGTERM (kill, torchrun, a scheduler's
+    # time limit) and SIGUSR1 (Slurm's --signal) stop every process at the
+    # end of the epoch, after a checkpoint, instead of ending this one now
+    stop_request = StopRequest(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -90,14 +114,15 @@ def main():
         rank=rank, world_size=world_size, device=device, run_id=run_id,
         global_batch_size=args.global_batch_size, n_epochs=args.n_epochs,
         checkpoint_every=args.checkpoint_every, checkpoint_group=checkpoint_group,
-        checkpoint_path=str(run_dir / 'checkpoint.pth'), log_dir=str(run_dir),
+        checkpoint_path=str(run_dir / 'checkpoint.pth'), log_dir=str(run_dir), stop_request=stop_request,
     )
     run_stage('data_generation/simple_linear_regression.py', names)
     run_stage('data_preparation/v8.py', names)
     run_stage('model_configuration/v6.py', names)
     run_stage('model_training/v7.py', names)
 
-    if rank == 0:
+    # The final parameters; a run stopped on request is not finished
+    if rank == 0 and not names['stopping']:
         print(names['model'].state_dict())
     # Every process leaves the group together: one that tears down its
     # connections while another still uses them can crash at exit. DDP holds
@@ -108,11 +133,20 @@ def main():
     dist.destroy_process_group()
 
 
+def report(error):
+    # make ddp (classroom/ddp.py) gives each process a file in which to say
+    # what it died of, so as to start the run again only when that can help:
+    # a configuration error, or an error in the program, would happen again
+    folder = os.environ.get('DATA_PARALLEL_REPORTS')
+    if folder:
+        kind = 'configuration' if isinstance(error, ConfigurationError) else 'program'
+        message = str(error) if kind == 'configuration' else f'{type(error).__name__}: {error}'
+        Path(folder, f'rank-{os.environ["RANK"]}.txt').write_text(f'{kind}\n{message}\n')
+
+
 if __name__ == '__main__':
     try:
         main()
-    except ConfigurationError as error:
-        # classroom/ddp.py asks to be told, so that it does not start the run again
-        if os.environ.get('CONFIGURATION_ERROR_FILE'):
-            Path(os.environ['CONFIGURATION_ERROR_FILE']).write_text(f'{error}\n')
+    except Exception as error:
+        report(error)
         raise

@@ -1,3 +1,4 @@
+stopping = False
 for epoch in range(start_epoch, n_epochs):
     # A new order every epoch, and the same one in every process
     train_sampler.set_epoch(epoch)
@@ -21,23 +22,30 @@ for epoch in range(start_epoch, n_epochs):
         # On disk now: a run killed between checkpoints keeps its logs
         writer.flush()
 
-    if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == n_epochs:
+    # A stop asked of any one process (a signal, stop_request.request())
+    # stops them all, here, at the same epoch, after a checkpoint
+    stopping = stop_request.anywhere(device)
+    if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == n_epochs or stopping:
+        # Every process's random state, gathered from all of them
+        random_states = random_states_of_every_process(device)
         if rank == 0:
-            # A SIGTERM during the write ends the process only after
-            # save_checkpoint has removed its temporary file
-            with sigterm_as_exit():
-                save_checkpoint(checkpoint_path, {
-                    'epoch': epoch + 1,
-                    'model_state_dict': model.state_dict(),
-                    'optimizer_state_dict': optimizer.state_dict(),
-                    'loss': losses,
-                    'val_loss': val_losses,
-                    'run_id': run_id,
-                })
+            save_checkpoint(checkpoint_path, {
+                'epoch': epoch + 1,
+                'model_state_dict': model.state_dict(),
+                'optimizer_state_dict': optimizer.state_dict(),
+                'loss': losses,
+                'val_loss': val_losses,
+                'random_states': random_states,
+                'run_id': run_id,
+            })
         # Every process waits here until the file is whole. Outside the
         # `if`: a barrier that rank 0 alone reaches would wait forever. In
         # its own group, so that a slow write is not taken for a dead peer
         dist.barrier(group=checkpoint_group)
+    if stopping:
+        if rank == 0:
+            print(f'stopped on request after epoch {epoch + 1}, with a checkpoint')
+        break
 
 if rank == 0:
     writer.close()

@@ -1,51 +1,37 @@
-"""The data-parallel program and `make ddp` (classroom/ddp.py) under faults: ranks
-that would resume from different epochs, bad NPROC, configuration errors that
-must not be retried, Ctrl-C then resume, concurrent runs, and signals while
-a checkpoint is being written (held open by tests/hold_checkpoint_write)."""
+"""The data-parallel program and `make ddp` (classroom/ddp.py) under faults:
+ranks that would resume from different epochs, bad NPROC, DEVICE, RESUME and
+options refused before any process starts, when a failed attempt is started
+again, a launcher stopped by signals or killed, the run lock, signals while a
+checkpoint is being written (held open by tests/process_hooks), and the
+Slurm script's stop, requeue and resume with dropout."""
 import fcntl
 import os
 import re
-import runpy
 import signal
 import subprocess
+import sys
+import threading
 import time
 import uuid
 
 import psutil
 import pytest
 import torch
-import torch.distributed as dist
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from classroom import ddp
 import helpers
-from classroom.course import COURSE_ROOT, free_port, run_stages
-from tests.torchrun_jobs import Job, ddp_command, job_environment, torchrun_command
+from classroom.course import COURSE_ROOT, free_port, wait_for
+from tests.torchrun_jobs import (
+    Job, ddp_command, held_job, hooked_environment, release, run_in_this_process, torchrun_command,
+)
 
 N_EPOCHS = 40
 CHECKPOINT_EVERY = 5
 TIMEOUT = 120
-STAGES = ['data_generation/simple_linear_regression.py', 'data_preparation/v8.py',
-          'model_configuration/v6.py', 'model_training/v7.py']
-
-
-def run_in_this_process(run_dir, run_id='reference'):
-    """The program's stage scripts in a group of one inside this process, as
-    notebook 04 runs them; returns their names."""
-    names = runpy.run_path(str(COURSE_ROOT / 'model_training/data_parallel.py'))
-    dist.init_process_group('gloo', store=dist.HashStore(), rank=0, world_size=1)
-    try:
-        names.update(rank=0, world_size=1, device=torch.device('cpu'), run_id=run_id, global_batch_size=16,
-                     n_epochs=N_EPOCHS, checkpoint_every=CHECKPOINT_EVERY, checkpoint_group=None,
-                     checkpoint_path=str(run_dir / 'checkpoint.pth'), log_dir=str(run_dir))
-        return run_stages(names, *STAGES)
-    finally:
-        dist.destroy_process_group()
-
-
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory):
-    return run_in_this_process(tmp_path_factory.mktemp('reference'))['model'].state_dict()
+    return run_in_this_process(tmp_path_factory.mktemp('reference'), N_EPOCHS, CHECKPOINT_EVERY)['model'].state_dict()
 
 
 def saved(run_dir):
@@ -63,7 +49,12 @@ def checkpoint_of(run_id, epoch):
     model = torch.nn.Sequential(torch.nn.Linear(1, 1))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     return {'epoch': epoch, 'model_state_dict': model.state_dict(), 'optimizer_state_dict': optimizer.state_dict(),
-            'loss': [1.0] * epoch, 'val_loss': [1.0] * epoch, 'run_id': run_id}
+            'loss': [1.0] * epoch, 'val_loss': [1.0] * epoch, 'run_id': run_id,
+            'random_states': [{'cpu': torch.get_rng_state()}] * 2}
+
+
+def temporaries(run_dir):
+    return sorted(path.name for path in run_dir.glob('.tmp-*'))
 
 
 def test_machines_that_would_resume_from_different_epochs_stop_and_name_both(tmp_path):
@@ -104,15 +95,77 @@ def test_machines_that_would_resume_from_different_epochs_stop_and_name_both(tmp
 ])
 def test_a_bad_nproc_is_refused_with_what_would_work(nproc, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        ddp.number_of_processes(nproc, 16)
+        ddp.number_of_processes(nproc, 16, 'auto')
 
 
-def test_more_processes_than_accelerators_are_refused(monkeypatch):
-    monkeypatch.setattr(torch.accelerator, 'is_available', lambda: True)
-    monkeypatch.setattr(torch.accelerator, 'device_count', lambda: 1)
-    with pytest.raises(ValueError, match='NPROC=2: this machine has 1 accelerator'):
-        ddp.number_of_processes('2', 16)
-    assert ddp.number_of_processes('auto', 16) == 1
+def fake_accelerators(monkeypatch, count, kind='cuda'):
+    # As tests/process_hooks fakes them in other processes
+    monkeypatch.setattr(torch.accelerator, 'is_available', lambda: count > 0)
+    monkeypatch.setattr(torch.accelerator, 'current_accelerator', lambda check_available=False: torch.device(kind))
+    monkeypatch.setattr(torch.accelerator, 'device_count', lambda: count)
+
+
+@pytest.mark.parametrize('cores, expected', [(1, 1), (2, 2), (6, 4), (12, 8), (20, 16), (64, 16)])
+def test_nproc_auto_is_the_largest_divisor_of_the_global_batch_up_to_the_cores(monkeypatch, capsys, cores, expected):
+    fake_accelerators(monkeypatch, 0)
+    monkeypatch.setattr(ddp, 'cpu_cores', lambda: cores)
+    assert ddp.number_of_processes('auto', 16, 'auto') == expected
+    assert f'NPROC=auto: {expected} processes' in capsys.readouterr().err
+
+
+def test_nproc_auto_counts_accelerators_unless_the_device_is_the_cpu(monkeypatch):
+    fake_accelerators(monkeypatch, 3)
+    monkeypatch.setattr(ddp, 'cpu_cores', lambda: 12)
+    assert ddp.number_of_processes('auto', 16, 'auto') == 2
+    assert ddp.number_of_processes('auto', 16, 'cpu') == 8
+
+
+def test_more_processes_than_accelerators_use_the_cpu_and_say_so(monkeypatch, capsys):
+    fake_accelerators(monkeypatch, 1)
+    device_and_backend = helpers.device_and_backend
+    assert ddp.number_of_processes('2', 16, 'auto') == 2
+    assert device_and_backend(0, 2, 'auto') == (torch.device('cpu'), 'gloo')
+    assert capsys.readouterr().err == (
+        '2 processes on this machine, but 1 cuda device(s), one per process at most: every process uses the CPU '
+        'and Gloo (choose the device cpu to say so yourself, or 1 process(es) to use the cuda)\n')
+    # Said once per machine, by its process 0; the device cpu is chosen without a word
+    assert device_and_backend(1, 2, 'auto') == (torch.device('cpu'), 'gloo')
+    assert device_and_backend(0, 2, 'cpu') == (torch.device('cpu'), 'gloo')
+    assert capsys.readouterr().err == ''
+    # One process has the GPU; asked for by name, two are refused
+    assert device_and_backend(0, 1, 'auto') == (torch.device('cuda', 0), 'nccl')
+    with pytest.raises(helpers.ConfigurationError, match="2 processes on this machine, but it has 1 cuda device"):
+        device_and_backend(0, 2, 'cuda')
+    with pytest.raises(helpers.ConfigurationError, match="device 'gpu': this machine offers 'auto', 'cpu', 'cuda'"):
+        device_and_backend(0, 1, 'gpu')
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (['--checkpoint-every', '0'], "argument --checkpoint-every: '0' is not a whole number of at least 1"),
+    (['--global-batch-size', '0'], "argument --global-batch-size: '0' is not a whole number of at least 1"),
+    (['--n-epochs', '2.5'], "argument --n-epochs: '2.5' is not a whole number of at least 1"),
+    (['--timeout', '0'], "argument --timeout: '0' is not a number of seconds above 0"),
+    (['--max-restarts', '-1'], '--max-restarts -1: 0 or more'),
+])
+def test_options_that_cannot_work_are_refused_before_any_process_starts(tmp_path, capsys, arguments, message):
+    # They used to be started, and restarted, 4 times with the same traceback
+    with pytest.raises(SystemExit) as exit:
+        ddp.main([*arguments, '--runs-folder', str(tmp_path)])
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (['--resume', '0'], 'make ddp: RESUME=0: to start a new run, leave RESUME out (make ddp); RESUME=1 continues '
+                        'the last run, RESUME=RUN_ID the run of that id'),
+    (['--device', 'gpu'], "make ddp: device 'gpu': this machine offers 'auto', 'cpu'"),
+    (['--nproc', '3'], 'make ddp: NPROC=3: 3 processes cannot share a global mini-batch of 16 points equally'),
+])
+def test_resume_device_and_nproc_that_cannot_work_are_refused_once(tmp_path, capsys, arguments, message):
+    assert ddp.main([*arguments, '--runs-folder', str(tmp_path)]) == 2
+    [said] = capsys.readouterr().err.splitlines()
+    assert said.startswith(message)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_make_ddp_with_a_bad_nproc_fails_once_before_torchrun(tmp_path):
@@ -129,29 +182,52 @@ def test_make_ddp_with_a_bad_nproc_fails_once_before_torchrun(tmp_path):
     assert seconds < 60, f'{seconds:.1f} s'
 
 
-def test_a_configuration_error_inside_the_workers_is_reported_once_not_retried(tmp_path):
-    # A run folder whose checkpoint belongs to another run: every restart
-    # would meet it again
-    folder = tmp_path / 'borrowed'
-    helpers.save_checkpoint(folder / 'checkpoint.pth', checkpoint_of('another-run', 10))
-    before = (folder / 'checkpoint.pth').read_bytes()
-    started = time.monotonic()
-    job = Job(ddp_command('--resume', 'borrowed', '--runs-folder', tmp_path, '--max-restarts', 3))
+def test_a_failed_attempt_starts_again_only_when_that_can_help():
+    decide = ddp.after_a_failure
+    # A configuration error, in any rank: never
+    again, message, code = decide(2, {0: ('configuration', 'bad'), 1: ('program', 'RuntimeError: closed')},
+                                  None, None, 0, 3, 'run', 40)
+    assert (again, code) == (False, 2) and message == 'not started again, since it would fail the same way: bad'
+    # Every rank raised, and no checkpoint moved on: an error in the program
+    both_raised = {0: ('program', 'ZeroDivisionError: division by zero'),
+                   1: ('program', 'RuntimeError: Connection closed by peer')}
+    again, message, code = decide(2, both_raised, 10, 10, 0, 3, 'run', 40)
+    assert (again, code) == (False, 1)
+    assert message == ('not started again: the program failed (rank 0: ZeroDivisionError: division by zero) without '
+                       'saving a new checkpoint, so it would fail the same way; continue it from its checkpoint of '
+                       'epoch 10 with make ddp RESUME=run')
+    # The same error after a newer checkpoint: once more, from there
+    again, message, code = decide(2, both_raised, 10, 20, 0, 3, 'run', 40)
+    assert again and message == ('the run failed after saving its checkpoint of epoch 20; starting it again '
+                                 '(restart 1 of 3): it resumes from its checkpoint of epoch 20')
+    # A lost process (rank 1 wrote nothing: killed) before any checkpoint
+    again, message, code = decide(2, {0: ('program', 'RuntimeError: closed')}, None, None, 1, 3, 'run', 40)
+    assert again and message == ('rank 1 ended without an error of its own (a lost process: killed?); starting it '
+                                 'again (restart 2 of 3): it starts over, since it saved no checkpoint yet')
+    # The last restart used
+    again, message, code = decide(2, {}, 5, 5, 3, 3, 'run', 40)
+    assert (again, code) == (False, 1)
+    assert message == ('the run failed 4 times; continue it from its checkpoint of epoch 5 with make ddp '
+                       'RESUME=run')
+
+
+def test_a_program_error_before_a_new_checkpoint_is_reported_once_not_retried(tmp_path):
+    # Rank 0's first checkpoint write fails as on a full disk: every attempt would
+    job = Job(ddp_command('--runs-folder', tmp_path, '--n-epochs', N_EPOCHS, '--checkpoint-every', CHECKPOINT_EVERY),
+              hooked_environment(FAIL_CHECKPOINT_WRITE=1))
     try:
-        code, stdout, stderr = job.finish(TIMEOUT)
+        code, _, stderr = job.finish(TIMEOUT)
     finally:
         job.stop()
-    seconds = time.monotonic() - started
-    assert code == 2, stderr[-3000:]
-    assert stderr.count("make ddp: not started again, since it would fail the same way: rank 0, 1: ") == 1
-    assert "holds epoch 10 of another run, 'another-run'" in stderr
-    assert 'starting the run again' not in stderr
+    assert code == 1, stderr[-3000:]
+    assert stderr.count('make ddp: not started again: the program failed (rank 0: OSError: [Errno 28] No space left '
+                        'on device') == 1
+    assert 'it saved no checkpoint, so there is nothing to continue: make ddp starts a new run' in stderr
+    assert 'starting it again' not in stderr and 'RESUME=' not in stderr
     # @record: torchrun's summary shows the worker's traceback
-    assert 'ConfigurationError' in stderr and 'To enable traceback' not in stderr
-    assert (folder / 'checkpoint.pth').read_bytes() == before
-    # One torchrun, failing at start-up: seconds (a loaded 2-core machine took 9 to 11 s), where 4
-    # attempts used to take 4 start-ups, or 4 collective timeouts of 60 s
-    assert seconds < 90, f'{seconds:.1f} s'
+    assert 'OSError' in stderr and 'To enable traceback' not in stderr
+    [run_dir] = tmp_path.iterdir()
+    assert not (run_dir / 'checkpoint.pth').exists() and temporaries(run_dir) == []
 
 
 def scalars(run_dir, tag):
@@ -160,84 +236,141 @@ def scalars(run_dir, tag):
     return [event.step for event in events.Scalars(tag)]
 
 
-def test_ctrl_c_then_resume_ends_like_an_unbroken_run_and_logs_each_epoch_once(reference, tmp_path):
-    arguments = ['--nproc', 2, '--runs-folder', tmp_path / 'runs', '--n-epochs', N_EPOCHS, '--checkpoint-every',
-                 CHECKPOINT_EVERY]
-    # Ctrl-C while the second checkpoint (epoch 10) is being written: the
-    # first one (epoch 5) is on disk, the logs of epochs 5 to 9 too
-    job = held_job(ddp_command(*arguments), tmp_path / 'fifo', HOLD_CHECKPOINT_WRITE_AT='2')
-    try:
-        # A terminal's Ctrl-C reaches every process in the foreground
-        os.killpg(job.process.pid, signal.SIGINT)
-        code, _, stderr = job.finish(TIMEOUT)
-    finally:
-        job.stop()
-    [run_dir] = (tmp_path / 'runs').iterdir()
-    assert code == 130 and f'continue this run with make ddp RESUME={run_dir.name}' in stderr
-    assert saved(run_dir)['epoch'] == CHECKPOINT_EVERY
-    assert scalars(run_dir, 'loss/training') == list(range(2 * CHECKPOINT_EVERY))
-    assert temporaries(run_dir) == []
+def lock_is_free(run_dir):
+    with open(run_dir / '.lock') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
-    job = Job(ddp_command(*arguments, '--resume'))
+
+def test_a_stopped_or_killed_launcher_ends_its_run_and_a_resume_right_after_continues_it(reference, tmp_path):
+    arguments = ['--runs-folder', tmp_path / 'runs', '--n-epochs', N_EPOCHS, '--checkpoint-every', CHECKPOINT_EVERY]
+    # 1. SIGTERM to the launcher alone (as kill, docker stop, CI do) while
+    # the second checkpoint (epoch 10) is being written, then Ctrl-C twice
+    job = held_job(ddp_command(*arguments), tmp_path / 'term', TIMEOUT, HOLD_CHECKPOINT_WRITE_AT=2)
     try:
+        workers = list(job.workers().values())
+        job.process.send_signal(signal.SIGTERM)
+        job.wait_until(lambda: 'stopping:' in job.output()[1], TIMEOUT, 'make ddp to stop the run')
+        # Ctrl-C twice (one at a time: a signal sent before the last one was
+        # handled would merge with it)
+        for times in [1, 2]:
+            job.process.send_signal(signal.SIGINT)
+            job.wait_until(lambda: job.output()[1].count('stopping already') == times, TIMEOUT, 'a Ctrl-C')
+        job.wait_until(lambda: (tmp_path / 'term.signalled').exists(), TIMEOUT, 'the stop to reach rank 0')
+        release(tmp_path / 'term')
         code, stdout, stderr = job.finish(TIMEOUT)
     finally:
         job.stop()
+    [run_dir] = (tmp_path / 'runs').iterdir()
+    # The write went on, and every process stopped after the next epoch
+    assert code == 128 + signal.SIGTERM, stderr[-3000:]
+    assert 'Traceback' not in stderr and 'stopped on request after epoch 11, with a checkpoint' in stdout
+    assert stderr.count('make ddp: stopping: every process saves a checkpoint') == 1
+    assert stderr.count('make ddp: stopping already') == 2
+    assert f'make ddp: stopped; continue it from its checkpoint of epoch 11 with make ddp RESUME={run_dir.name}' in (
+        stderr)
+    assert saved(run_dir)['epoch'] == 11 and temporaries(run_dir) == []
+    assert not psutil.wait_procs(workers, timeout=0)[1] and lock_is_free(run_dir)
+
+    # 2. RESUME=1 continues it; SIGKILL to that launcher while it writes: its
+    # processes stop, after a checkpoint, and hold the lock until they have
+    job = held_job(ddp_command(*arguments, '--resume'), tmp_path / 'kill', TIMEOUT)
+    resumed = None
+    try:
+        workers = list(job.workers().values())
+        job.process.kill()
+        job.process.wait()
+        wait_for(lambda: (tmp_path / 'kill.signalled').exists(), TIMEOUT, 'the stop to reach rank 0')
+        assert not lock_is_free(run_dir), 'the lock was released while the processes of the run still ran'
+        # 3. A resume right after: it waits for them, then continues
+        resumed = Job(ddp_command(*arguments, '--resume'))
+        resumed.wait_until(lambda: 'are still ending' in resumed.output()[1], TIMEOUT, 'the resume to wait')
+        release(tmp_path / 'kill')
+        assert not psutil.wait_procs(workers, timeout=TIMEOUT)[1], 'processes outlived their killed launcher'
+        code, stdout, stderr = resumed.finish(TIMEOUT)
+    finally:
+        job.stop()
+        if resumed:
+            resumed.stop()
     assert code == 0, stderr[-3000:]
-    assert f'resumed from the checkpoint of epoch {CHECKPOINT_EVERY}' in stdout
-    assert saved(run_dir)['epoch'] == N_EPOCHS
+    assert f'make ddp: continuing the last run, {run_dir.name}' in stderr
+    assert 'resumed from the checkpoint of epoch 16' in stdout
     assert_same_parameters(reference, saved(run_dir)['model_state_dict'])
-    # One TensorBoard run, each epoch once: epochs 5 to 9, logged before
-    # Ctrl-C and again after resuming, are shown once (purge_step)
+    assert not job.left_behind() and not resumed.left_behind() and temporaries(run_dir) == []
+    # One TensorBoard run, each epoch once: epochs logged before a stop and
+    # again after resuming are shown once (purge_step)
     assert scalars(run_dir, 'loss/training') == list(range(N_EPOCHS))
 
 
-def test_a_run_being_trained_cannot_be_resumed_by_a_second_make_ddp(tmp_path, capsys):
+def test_a_run_being_trained_is_not_resumed_by_a_second_make_ddp(tmp_path, capsys):
     busy = tmp_path / '20261201-061011-1f7b07'
     helpers.save_checkpoint(busy / 'checkpoint.pth', checkpoint_of(busy.name, 10))
     with open(busy / '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.write(f'{os.getpid()}\n')
+        lock.flush()
         assert ddp.main(['--resume', '--runs-folder', str(tmp_path)]) == 2
     assert f'run {busy.name} is being trained by another make ddp right now' in capsys.readouterr().err
-    assert ddp.run_folder(tmp_path, None) != ddp.run_folder(tmp_path, None), 'two new runs share a folder'
+    assert ddp.run_folder(tmp_path, None, 40, helpers.load_checkpoint) != ddp.run_folder(
+        tmp_path, None, 40, helpers.load_checkpoint), 'two new runs share a folder'
 
 
-def test_resume_continues_the_last_run_of_make_ddp_not_another_folder(tmp_path):
-    for name in ['20261201-061011-1f7b07', '20261201-071500-a0b1c2', 'notebook_2']:
-        helpers.save_checkpoint(tmp_path / name / 'checkpoint.pth', checkpoint_of(name, 10))
-    (tmp_path / '20261201-080000-ffffff').mkdir()  # started, no checkpoint yet
-    assert ddp.run_folder(tmp_path, 'last') == tmp_path / '20261201-071500-a0b1c2'
-    assert ddp.run_folder(tmp_path, '20261201-061011-1f7b07') == tmp_path / '20261201-061011-1f7b07'
-    with pytest.raises(ValueError, match='RESUME=nosuch: .* holds no checkpoint to continue'):
-        ddp.run_folder(tmp_path, 'nosuch')
+def test_the_lock_of_a_launcher_that_has_ended_is_waited_for(tmp_path, capsys):
+    # The lock held by what a make ddp left, its own process gone
+    gone = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
+    holder = open(tmp_path / '.lock', 'w')
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    holder.write(gone.stdout)
+    holder.flush()
+    threading.Timer(0.5, holder.close).start()
+    lock = ddp.lock_run(tmp_path)
+    assert lock is not None
+    lock.close()
+    assert f'(their make ddp, process {gone.stdout.strip()}, has ended): waiting for them' in capsys.readouterr().err
 
 
-def held_job(command, fifo, **environment):
-    """A job of `command` whose first checkpoint write (see
-    tests/hold_checkpoint_write) is held; returns it once the write is held."""
-    os.mkfifo(fifo)
-    environment = dict(job_environment(), HOLD_CHECKPOINT_WRITE=str(fifo), **environment,
-                       PYTHONPATH=os.pathsep.join([str(COURSE_ROOT / 'tests' / 'hold_checkpoint_write'),
-                                                   os.environ.get('PYTHONPATH', '')]))
-    job = Job(command, environment)
-    job.wait_until(lambda: os.path.exists(f'{fifo}.held'), TIMEOUT, 'a held checkpoint write')
-    return job
+def test_resume_continues_only_the_run_asked_for(tmp_path):
+    def run_folder(resume):
+        return ddp.run_folder(tmp_path, resume, 40, helpers.load_checkpoint)
 
-
-def held_torchrun(run_dir, fifo, *extra):
-    """torchrun, 2 processes, whose first checkpoint write is held."""
-    return held_job(torchrun_command(2, ['--n-epochs', N_EPOCHS, '--checkpoint-every', CHECKPOINT_EVERY,
-                                         '--run-dir', run_dir, *extra]), fifo)
-
-
-def temporaries(run_dir):
-    return sorted(path.name for path in run_dir.glob('.tmp-*'))
+    for name, epoch in [('20261201-061011-1f7b07', 10), ('20261201-071500-a0b1c2', 40)]:
+        helpers.save_checkpoint(tmp_path / name / 'checkpoint.pth', checkpoint_of(name, epoch))
+    helpers.save_checkpoint(tmp_path / 'notebook_2' / 'checkpoint.pth', checkpoint_of('c10d-abc', 200))
+    # The last run finished: nothing to continue, and no other run instead
+    with pytest.raises(ValueError, match=re.escape(
+            'RESUME=1: the last run, 20261201-071500-a0b1c2, is finished: its checkpoint holds all 40 epochs; make '
+            'ddp starts a new run; RESUME=20261201-061011-1f7b07 would continue the run before it that can be')):
+        run_folder('last')
+    assert run_folder('20261201-061011-1f7b07') == tmp_path / '20261201-061011-1f7b07'
+    # Started, and stopped before its first checkpoint: still the last run
+    (tmp_path / '20261201-080000-ffffff').mkdir()
+    with pytest.raises(ValueError, match='RESUME=1: the last run, 20261201-080000-ffffff, ended before its first '
+                                         'checkpoint: there is nothing to continue; make ddp starts a new run'):
+        run_folder('last')
+    with pytest.raises(ValueError, match='RESUME=20261201-071500-a0b1c2: run 20261201-071500-a0b1c2 is finished'):
+        run_folder('20261201-071500-a0b1c2')
+    with pytest.raises(ValueError, match='RESUME=nosuch: there is no run nosuch in .*: its runs are 20261201-061011'):
+        run_folder('nosuch')
+    # A folder of the notebook or plain torchrun: the command that continues it
+    with pytest.raises(ValueError, match=re.escape(
+            f"RESUME=notebook_2: {tmp_path / 'notebook_2'} was not made by make ddp: its checkpoint (epoch 200) "
+            "belongs to run 'c10d-abc', started by torchrun or a notebook. Continue it under its own id: torchrun "
+            "--rdzv-backend=c10d --rdzv-endpoint=localhost:0 --rdzv-id=c10d-abc --nproc-per-node=2 "
+            f"model_training/data_parallel.py --run-dir {tmp_path / 'notebook_2'}")):
+        run_folder('notebook_2')
 
 
 def test_a_checkpoint_write_leaves_no_temporary_file_under_any_signal(tmp_path):
+    def held_torchrun(fifo, *extra):
+        return held_job(torchrun_command(2, ['--n-epochs', N_EPOCHS, '--checkpoint-every', CHECKPOINT_EVERY,
+                                             '--run-dir', run_dir, *extra]), tmp_path / fifo, TIMEOUT)
+
     run_dir = tmp_path / 'run'
     # SIGKILL to rank 0 mid-write: nothing can clean up, so the next start does
-    job = held_torchrun(run_dir, tmp_path / 'kill')
+    job = held_torchrun('kill')
     try:
         job.workers()[0].send_signal(signal.SIGKILL)
         assert job.finish(TIMEOUT)[0] != 0
@@ -246,48 +379,103 @@ def test_a_checkpoint_write_leaves_no_temporary_file_under_any_signal(tmp_path):
     [leftover] = temporaries(run_dir)
     assert not (run_dir / 'checkpoint.pth').exists()
 
-    # Rank 1 dies mid-write: torchrun sends SIGTERM to rank 0. The write is
-    # held longer than the 5 s collective timeout, and rank 1 still waits
-    job = held_torchrun(run_dir, tmp_path / 'peer', '--timeout', 5)
+    # Rank 1 dies mid-write, held longer than the 5 s collective timeout:
+    # rank 1 did not give up waiting, and torchrun's SIGTERM lets rank 0
+    # finish the write, whole, before it ends
+    job = held_torchrun('peer', '--timeout', 5)
     try:
         assert leftover not in temporaries(run_dir), 'the leftover of a SIGKILL was not removed at the next start'
         time.sleep(6)
         assert len(job.workers()) == 2, 'a process gave up waiting for the checkpoint write'
         job.workers()[1].send_signal(signal.SIGKILL)
+        job.wait_until(lambda: (tmp_path / 'peer.signalled').exists(), TIMEOUT, "torchrun's SIGTERM to rank 0")
+        release(tmp_path / 'peer')
         assert job.finish(TIMEOUT)[0] != 0
     finally:
         job.stop()
-    assert temporaries(run_dir) == []
+    assert temporaries(run_dir) == [] and saved(run_dir)['epoch'] == CHECKPOINT_EVERY
 
-    # SIGTERM to torchrun itself, which passes it on to its processes
-    job = held_torchrun(run_dir, tmp_path / 'term')
-    try:
-        job.process.send_signal(signal.SIGTERM)
-        assert job.finish(TIMEOUT)[0] != 0
-    finally:
-        job.stop()
-    assert temporaries(run_dir) == []
-    assert not job.left_behind()
-
-    # SIGKILL to torchrun, which cannot pass anything on: its processes are
-    # stopped all the same (none trains on alone), and clean up
-    job = held_torchrun(run_dir, tmp_path / 'launcher')
+    # SIGKILL to torchrun, which cannot pass anything on: its processes
+    # learn it from Linux (PR_SET_PDEATHSIG), finish the write, stop after
+    # their epoch together, and none trains on alone (another run, another folder)
+    run_dir = tmp_path / 'orphaned'
+    job = held_torchrun('launcher')
     try:
         workers = list(job.workers().values())
         job.process.send_signal(signal.SIGKILL)
+        wait_for(lambda: (tmp_path / 'launcher.signalled').exists(), TIMEOUT, 'the SIGTERM of Linux')
+        release(tmp_path / 'launcher')
         _, alive = psutil.wait_procs(workers, timeout=30)
         assert not alive, 'processes kept running after torchrun was killed'
     finally:
         job.stop()
-    assert temporaries(run_dir) == []
-    assert not (run_dir / 'checkpoint.pth').exists()
+    assert temporaries(run_dir) == [] and saved(run_dir)['epoch'] == CHECKPOINT_EVERY + 1
 
 
+def slurm_commands(folder):
+    """Stand-ins for srun, scontrol and scancel (Slurm is not installed here),
+    as the script uses them on one machine: srun runs the step, scancel
+    signals it, scontrol names the machine and notes a requeue."""
+    commands = {
+        'srun': 'echo $$ > "$SLURM_STAND_IN/step.pid"\nexec "$@"',
+        'scancel': 'kill -s "${1#--signal=}" "$(cat "$SLURM_STAND_IN/step.pid")"',
+        'scontrol': 'case "$1" in\n  show) echo 127.0.0.1 ;;\n'
+                    '  requeue) echo "$2" >> "$SLURM_STAND_IN/requeued" ;;\nesac',
+    }
+    folder.mkdir()
+    for name, body in commands.items():
+        (folder / name).write_text(f'#!/bin/bash\n{body}\n')
+        (folder / name).chmod(0o755)
+    return folder
 
 
-def test_the_slurm_script_is_valid_bash_and_starts_the_program_with_a_run_folder():
-    # Slurm itself is not installed here: the script's syntax and command are what can be checked
-    script = COURSE_ROOT / 'model_training' / 'data_parallel.sbatch'
-    assert subprocess.run(['bash', '-n', script]).returncode == 0
-    text = script.read_text()
-    assert '--rdzv-backend=c10d' in text and 'model_training/data_parallel.py --run-dir' in text
+def test_the_slurm_script_stops_on_its_signal_requeues_and_ends_like_an_unbroken_run_with_dropout(tmp_path):
+    program_args = ['--n-epochs', N_EPOCHS, '--checkpoint-every', CHECKPOINT_EVERY]
+    # Dropout: every step draws random numbers, each process from its own stream
+    dropout = {'DROPOUT_BEFORE_LINEAR': 0.5}
+    unbroken = Job(torchrun_command(2, [*program_args, '--run-dir', tmp_path / 'unbroken']),
+                   hooked_environment(**dropout))
+    try:
+        code, _, stderr = unbroken.finish(TIMEOUT)
+    finally:
+        unbroken.stop()
+    assert code == 0, stderr[-3000:]
+
+    # The script runs in a folder of its own, as in the course's root
+    for name in ['.venv', 'model_training']:
+        (tmp_path / name).symlink_to(COURSE_ROOT / name)
+    stand_in = slurm_commands(tmp_path / 'slurm')
+    slurm = dict(SLURM_JOB_ID='4242', SLURM_NNODES='1', SLURM_JOB_NODELIST='node1', SLURM_STAND_IN=str(stand_in),
+                 RDZV_PORT=str(free_port()), PATH=f'{stand_in}{os.pathsep}{os.environ["PATH"]}')
+    script = ['bash', COURSE_ROOT / 'model_training' / 'data_parallel.sbatch', *map(str, program_args)]
+    run_dir = tmp_path / 'runs' / 'data_parallel' / 'slurm-4242'
+    # Slurm's SIGUSR1 to the script (--signal=B:USR1@120) while the second checkpoint is written
+    os.mkfifo(tmp_path / 'fifo')
+    job = Job(script, dict(hooked_environment(HOLD_CHECKPOINT_WRITE=tmp_path / 'fifo', HOLD_CHECKPOINT_WRITE_AT=2,
+                                              **dropout), **slurm), cwd=tmp_path)
+    try:
+        job.wait_until(lambda: (tmp_path / 'fifo.held').exists(), TIMEOUT, 'a held checkpoint write')
+        job.process.send_signal(signal.SIGUSR1)
+        job.wait_until(lambda: (tmp_path / 'fifo.signalled').exists(), TIMEOUT, 'the stop to reach rank 0')
+        release(tmp_path / 'fifo')
+        job.finish(TIMEOUT)
+    finally:
+        job.stop()
+    assert (stand_in / 'requeued').read_text() == '4242\n'
+    assert saved(run_dir)['epoch'] == 2 * CHECKPOINT_EVERY + 1 and not job.left_behind()
+
+    # The requeued job: the same script, the same job id
+    job = Job(script, dict(hooked_environment(**dropout), **slurm), cwd=tmp_path)
+    try:
+        code, stdout, stderr = job.finish(TIMEOUT)
+    finally:
+        job.stop()
+    assert code == 0, stderr[-3000:]
+    assert f'resumed from the checkpoint of epoch {2 * CHECKPOINT_EVERY + 1}' in stdout
+    # Bit for bit: each process went on drawing where its random stream had stopped
+    expected, found = saved(tmp_path / 'unbroken'), saved(run_dir)
+    assert found['epoch'] == N_EPOCHS
+    for name, value in expected['model_state_dict'].items():
+        assert torch.equal(value, found['model_state_dict'][name]), name
+    assert expected['loss'] == found['loss']
+    assert (stand_in / 'requeued').read_text() == '4242\n', 'a finished run was requeued'

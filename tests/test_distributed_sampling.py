@@ -82,13 +82,13 @@ def test_a_global_batch_that_does_not_divide_is_refused():
         per_process_batch_size(16, 3)
 
 
-def test_more_processes_than_gpus_is_refused_for_nccl(monkeypatch):
+def test_more_processes_than_gpus_is_refused_for_nccl_when_asked_for_by_name(monkeypatch):
     monkeypatch.setattr(torch.accelerator, 'is_available', lambda: True)
     monkeypatch.setattr(torch.accelerator, 'current_accelerator', lambda: torch.device('cuda'))
     monkeypatch.setattr(torch.accelerator, 'device_count', lambda: 2)
     assert device_and_backend(1, 2) == (torch.device('cuda', 1), 'nccl')
-    with pytest.raises(ConfigurationError, match='4 processes were started on this machine, but it has 2 cuda'):
-        device_and_backend(3, 4)
+    with pytest.raises(ConfigurationError, match='4 processes on this machine, but it has 2 cuda'):
+        device_and_backend(3, 4, 'cuda')
 
 
 def test_without_gpus_each_process_uses_the_cpu_and_gloo(monkeypatch):
