@@ -38,6 +38,8 @@ LEARNERS_COURSE = 'learners-course'
 # The nbgrader settings of every server (beside this file): they import the
 # grading rules from the course's package, installed in the servers' environment
 NBGRADER_SETTINGS = Path(__file__).with_name('nbgrader_config.py')
+# The settings of every Jupyter program on the hub (beside this file): kernels over Unix sockets
+JUPYTER_SETTINGS = Path(__file__).with_name('jupyter_config.py')
 # The course's Jupyter settings (.jupyter/README.md) that every server gets too
 QUIET_START = ['jupyter_server_config.json', 'labconfig/default_setting_overrides.json']
 # The Jupyter settings only students' servers read (jupyterhub_config.py puts
@@ -139,13 +141,9 @@ def prepare(prefix, exchange, environment=sys.prefix):
 
 
 def kernels_over_unix_sockets(folder):
-    """Jupyter settings (`folder`, the servers' environment's) that start
-    every kernel, a server's or nbgrader's, with Unix sockets in place of TCP
-    ports on 127.0.0.1: a socket beside its connection file, in a folder of
-    its owner's alone, which no other user can connect to (any user could
-    connect to a port, and read or run code in the kernel)."""
-    settings = {'KernelManager': {'transport': 'ipc'}}
-    (Path(folder) / 'jupyter_config.json').write_text(json.dumps(settings, indent=2) + '\n')
+    """Copies the settings of every Jupyter program (jupyter_config.py: kernels
+    over Unix sockets, which no other user can reach) into `folder`."""
+    shutil.copy(JUPYTER_SETTINGS, Path(folder) / JUPYTER_SETTINGS.name)
 
 
 def copy_nbgrader_settings(folder):
