@@ -288,18 +288,24 @@ class Account:
         self.name, self.uid, self.home = name, entry.pw_uid, Path(entry.pw_dir)
         self.exchange = exchange
 
-    def run(self, *command, cwd=None):
-        """Runs `command` as this user with the servers' environment and the
+    def command(self, *command):
+        """`command` run as this user with the servers' environment and the
         hub's nbgrader settings, as in a terminal of their server."""
         environment = {
             'HOME': str(self.home), 'USER': self.name, 'COURSE_ID': COURSE_ID,
             'COURSE_EXCHANGE': str(self.exchange),
             'PATH': f'{HUB_ENVIRONMENT / "bin"}:/usr/bin:/bin',
         }
-        return subprocess.run(
-            ['runuser', '-u', self.name, '--', 'env', '-i', *[f'{k}={v}' for k, v in environment.items()], *command],
-            cwd=cwd or self.home, capture_output=True, text=True,
-        )
+        return ['runuser', '-u', self.name, '--', 'env', '-i', *[f'{k}={v}' for k, v in environment.items()], *command]
+
+    def run(self, *command, cwd=None):
+        """Runs `command` as this user (see `command`); returns when it ends."""
+        return subprocess.run(self.command(*command), cwd=cwd or self.home, capture_output=True, text=True)
+
+    def popen(self, *command):
+        """Starts `command` as this user (see `command`), its output read through pipes."""
+        return subprocess.Popen(self.command(*command), cwd=self.home, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
 
     def can_read(self, path):
         return self.run('cat', str(path)).returncode == 0

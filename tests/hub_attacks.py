@@ -14,12 +14,14 @@ from jupyter_client import BlockingKernelClient
 from classroom.course import wait_for
 from tests.class_hub import request
 
-# Run as another student: every TCP port the victim's processes listen on,
-# connected to; every kernel of theirs (a process started with -f
-# CONNECTION_FILE), its connection file read and its first socket connected
-# to, by the path in its command line and through /proc/PID/root
+# Run as another student: every TCP port the victim's processes listen on
+# is subscribed to (ZeroMQ, as a Jupyter client listens to a kernel's
+# output); every kernel of theirs (a process started with -f
+# CONNECTION_FILE) has its connection file read and its sockets subscribed
+# to, by the path in its command line and through /proc/PID/root. Says
+# 'listening' once subscribed, then reports what it heard until 8 s pass in silence
 PROBE_ANOTHERS_KERNELS = r'''
-import json, os, socket, sys
+import json, os, sys, zmq
 victim = int(sys.argv[1])
 ports = set()
 for table in ('/proc/net/tcp', '/proc/net/tcp6'):
@@ -27,16 +29,7 @@ for table in ('/proc/net/tcp', '/proc/net/tcp6'):
         fields = line.split()
         if fields[3] == '0A' and int(fields[7]) == victim:
             ports.add(int(fields[1].rsplit(':', 1)[1], 16))
-reached = []
-for port in sorted(ports):
-    for host in ('127.0.0.1', '::1'):
-        try:
-            socket.create_connection((host, port), timeout=5).close()
-            reached.append(port)
-            break
-        except OSError:
-            pass
-kernels, files_read, sockets_reached = [], [], []
+kernels, files_read, endpoints = [], [], [f'tcp://127.0.0.1:{port}' for port in sorted(ports)]
 for pid in filter(str.isdigit, os.listdir('/proc')):
     try:
         if os.stat(f'/proc/{pid}').st_uid != victim:
@@ -53,19 +46,24 @@ for pid in filter(str.isdigit, os.listdir('/proc')):
             files_read.append((path, open(path).read()))
         except OSError:
             pass
-    first_socket = connection_file[:-len('.json')] + '-ipc-1'
-    for path in (first_socket, f'/proc/{pid}/root{first_socket}'):
-        client = socket.socket(socket.AF_UNIX)
-        try:
-            client.connect(path)
-            sockets_reached.append(path)
-        except OSError:
-            pass
-        finally:
-            client.close()
-print(json.dumps({'ports reached': reached, 'kernels': kernels, 'connection files read': files_read,
-                  'sockets reached': sockets_reached}))
+        for number in range(1, 6):
+            endpoints.append(f'ipc://{path[:-len(".json")]}-ipc-{number}')
+context = zmq.Context()
+listener = context.socket(zmq.SUB)
+listener.setsockopt(zmq.SUBSCRIBE, b'')
+for endpoint in endpoints:
+    try:
+        listener.connect(endpoint)
+    except zmq.ZMQError:
+        pass
+print('listening', flush=True)
+heard = []
+while listener.poll(8_000):
+    heard.append(b' '.join(listener.recv_multipart()).decode(errors='replace'))
+print(json.dumps({'ports': sorted(ports), 'kernels': kernels, 'connection files read': files_read,
+                  'heard': heard}))
 '''
+
 
 # Run in a student's own kernel: a process that leaves the server's session,
 # as many processes as it can, more memory than its limit, a file bigger
@@ -94,31 +92,28 @@ print(json.dumps(facts))
 '''
 
 
-def listening_sockets():
-    """{(uid, port)} of every TCP socket listening on this machine."""
-    found = set()
-    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == '0A':
-                found.add((int(fields[7]), int(fields[1].rsplit(':', 1)[1], 16)))
-    return found
-
-
-class NewListeners:
-    """Watches, in a thread, for TCP sockets that processes of `uids` start
-    listening on while it runs (a kernel's ports, say)."""
+class KernelsStarted:
+    """Notes, in a thread, the transport of every kernel that processes of
+    `uids` start while it runs (read as root from its connection file)."""
 
     def __init__(self, uids, every=0.1):
         self.uids, self.every = set(uids), every
-        self.before = listening_sockets()
-        self.seen = set()
+        self.seen, self.pids = [], set()
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.watch, daemon=True)
 
     def watch(self):
         while not self.done.wait(self.every):
-            self.seen |= {found for found in listening_sockets() - self.before if found[0] in self.uids}
+            for process in psutil.process_iter(['uids', 'cmdline']):
+                arguments = process.info['cmdline'] or []
+                if process.pid in self.pids or not process.info['uids'] or \
+                        process.info['uids'].real not in self.uids or '-f' not in arguments:
+                    continue
+                connection_file = arguments[arguments.index('-f') + 1]
+                text = _read(f'/proc/{process.pid}/root{connection_file}')
+                if text:
+                    self.pids.add(process.pid)
+                    self.seen.append({'file': connection_file, 'transport': json.loads(text)['transport']})
 
     def __enter__(self):
         self.thread.start()
@@ -127,17 +122,6 @@ class NewListeners:
     def __exit__(self, *exception):
         self.done.set()
         self.thread.join()
-
-
-def server_ports(uid):
-    """The TCP ports the Jupyter servers of `uid` listen on (token required)."""
-    ports = set()
-    for process in psutil.process_iter(['uids', 'cmdline']):
-        if process.info['uids'] and process.info['uids'].real == uid and \
-                any('jupyterhub-singleuser' in part for part in process.info['cmdline'] or []):
-            ports |= {connection.laddr.port for connection in process.net_connections('tcp')
-                      if connection.status == psutil.CONN_LISTEN}
-    return ports
 
 
 def start_kernel(hub, name, token):

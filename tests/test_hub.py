@@ -48,8 +48,7 @@ from selenium.webdriver.common.by import By
 from tests.browser import screenshot, start_chromium
 from tests.class_hub import (COURSE_ID, HUB_ENVIRONMENT, LOGS, UNVERIFIED, ClassHub, hand_in, nbgrader_as, request,
                               submit_again)
-from tests.hub_attacks import (IN_OWN_KERNEL, PROBE_ANOTHERS_KERNELS, NewListeners, run_in_kernel, server_ports,
-                               start_kernel)
+from tests.hub_attacks import (IN_OWN_KERNEL, PROBE_ANOTHERS_KERNELS, KernelsStarted, run_in_kernel, start_kernel)
 from classroom.course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
 from classroom.hub.preparation import TEACHERS_LAB_PLUGINS
 from tests.submissions import submission
@@ -194,9 +193,9 @@ def run_the_term(hub, facts, browser):
     collected.append(collected_timestamp(teacher, model))
     facts['collected'] = collected
     # Any port a kernel of the teacher's autograde opened, another student could connect to
-    with NewListeners(hub.uids()) as listeners:
+    with KernelsStarted(hub.uids()) as kernels:
         nbgrader_as(teacher, 'autograde', ASSIGNMENT)
-    facts['ports opened while grading'] = listeners.seen
+    facts['kernels while grading'] = kernels.seen
     timings['collect again, autograde 3 submissions'] = time.monotonic() - began
     # The teacher grades the model student's written answers by hand, full
     # marks, in the formgrader's Manual Grading
@@ -250,12 +249,18 @@ def attack_before_the_restart(hub, facts, tokens):
     the course, a home over the disk limit, and settings of their own that
     turn the formgrader on."""
     attacker, victim = hub.account(hub.students[ATTACKER]), hub.account(hub.students[VICTIM])
-    start_kernel(hub, victim.name, tokens[VICTIM])
+    victims_kernel = start_kernel(hub, victim.name, tokens[VICTIM])
     own_kernel = start_kernel(hub, attacker.name, tokens[ATTACKER])
-    done = attacker.run(str(HUB_ENVIRONMENT / 'bin' / 'python'), '-c', PROBE_ANOTHERS_KERNELS, str(victim.uid))
-    assert done.returncode == 0, done.stderr
-    facts['probe of another\'s kernels'] = json.loads(done.stdout)
-    facts['victim\'s server ports'] = server_ports(victim.uid)
+    run_in_kernel(victim.uid, victims_kernel, 'print("ready")')
+    probe = attacker.popen(str(HUB_ENVIRONMENT / 'bin' / 'python'), '-c', PROBE_ANOTHERS_KERNELS, str(victim.uid))
+    try:
+        assert probe.stdout.readline().strip() == 'listening', probe.stderr.read()
+        # The victim works meanwhile: what the kernel prints goes out on its output channel
+        run_in_kernel(victim.uid, victims_kernel, 'for line in range(5): print("the victim\'s secret answer")')
+        facts['probe of another\'s kernels'] = json.loads(probe.stdout.read())
+    finally:
+        probe.kill()
+        probe.wait()
     on_the_machine = Path('/tmp') / f'{hub.tag}-on-the-machine'
     on_the_machine.write_text('')
     try:
@@ -523,7 +528,8 @@ def test_the_hub_makes_each_account_with_a_private_home_and_the_learners_course(
         assert learners.stat().st_uid == account.uid
         text = learners.read_text()
         assert 'BEGIN SOLUTION' not in text and 'BEGIN HIDDEN TESTS' not in text
-        assert (course / 'helpers.py').is_file()
+        # The attacker made theirs a link (the symlink test)
+        assert (course / 'helpers.py').is_file() or account.name == term['hub'].students[ATTACKER]
     assert (term['teacher'].home / 'teaching' / 'source' / ASSIGNMENT / NOTEBOOK.name).is_file()
     assert set(hub.accounts()) <= term['users after restart']
 
@@ -621,20 +627,23 @@ def test_a_students_account_cannot_read_others_work_the_source_or_the_gradebook(
     assert not intruder.can_list(exchange / 'inbound')
 
 
-def test_a_student_cannot_reach_anothers_kernel(term):
-    """As the attacker, another student's kernel: its TCP ports found in
-    /proc/net/tcp, its connection file and sockets found in /proc."""
+def test_a_student_cannot_listen_to_anothers_kernel(term):
+    """As the attacker, another student's kernel while it prints: its TCP
+    ports found in /proc/net/tcp, its connection file and sockets found in
+    /proc, all subscribed to."""
     probe = term['probe of another\'s kernels']
     assert probe['kernels'], f'no kernel of the victim found: the probe tried nothing ({probe})'
-    # The victim's Jupyter server answers, and asks for the hub's token (the token test above)
-    assert set(probe['ports reached']) <= term['victim\'s server ports'], probe
-    assert (probe['connection files read'], probe['sockets reached']) == ([], []), probe
+    assert (probe['connection files read'], probe['heard']) == ([], []), probe
 
 
-def test_the_teachers_grading_opens_no_port(term):
+def test_the_teachers_grading_kernels_have_no_tcp_port(term):
     """A kernel of the teacher's autograde (hidden tests, every student's
-    answers) listening on a TCP port could be read by any student."""
-    assert not term['ports opened while grading']
+    answers) on TCP ports could be listened to by any student: each kernel
+    seen while grading speaks over Unix sockets. (ipykernel's one TCP port,
+    the pipe its subprocesses print through, takes nothing without its
+    kernel's secret and sends nothing: HUB.md.)"""
+    kernels = term['kernels while grading']
+    assert kernels and {kernel['transport'] for kernel in kernels} == {'ipc'}, kernels
 
 
 def test_a_students_server_stays_within_its_limits(term):
