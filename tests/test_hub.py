@@ -283,9 +283,11 @@ def attack_before_the_restart(hub, facts, tokens):
         assert done.returncode == 0, done.stderr
     done = attacker.run('fallocate', '-l', '250M', str(attacker.home / 'filler'))
     assert done.returncode == 0, done.stderr
+    # Any web page may then call their server's API from the student's browser, and the formgrader is on
     settings = attacker.home / '.jupyter' / 'jupyter_server_config.json'
-    done = attacker.run('sh', '-c', f'mkdir -p {settings.parent} && echo \'{{"ServerApp": {{"jpserver_extensions": '
-                                    f'{{"nbgrader.server_extensions.formgrader": true}}}}}}\' > {settings}')
+    done = attacker.run('sh', '-c', f'mkdir -p {settings.parent} && echo \'{{"ServerApp": {{"allow_origin": "*", '
+                                    f'"jpserver_extensions": {{"nbgrader.server_extensions.formgrader": true}}}}}}\' '
+                                    f'> {settings}')
     assert done.returncode == 0, done.stderr
 
 
@@ -317,6 +319,10 @@ def attacker_starts_own_server(hub, facts, token):
     hub.wait_ready(attacker.name)
     facts['root\'s files after'] = roots_files(*facts['root\'s files'])
     facts['formgrader with own settings'] = request(f'{hub.url}/user/{attacker.name}/formgrader', token)[0]
+    call = urllib.request.Request(f'{hub.url}/user/{attacker.name}/api/status', headers={
+        'Authorization': f'token {token}', 'Origin': 'https://elsewhere.example'})
+    with urllib.request.urlopen(call, timeout=60, context=UNVERIFIED) as answer:
+        facts['origins allowed with own settings'] = answer.headers.get('Access-Control-Allow-Origin')
 
 
 def back_up(hub):
@@ -416,8 +422,10 @@ def sign_up_and_approve(hub, student):
                 body={'auth': {'username': hub.teacher, 'password': f'api-guess-{number}'}})
     status, _, location = HubSession(hub).log_in(hub.teacher)
     answers['the right password from where the guesses came'] = (status, location)
-    # The teacher signed out meanwhile: their browser keeps only what the hub left in it
+    # The teacher signed out meanwhile (their browser keeps only what the hub
+    # left in it), and signs in again while the guessing goes on
     teacher_session.get('logout')
+    guesser.log_in(hub.teacher, password='guess-again')
     status, _, location = teacher_session.log_in(hub.teacher)
     answers['the teacher in the browser they signed in with'] = (status, location)
     return answers
@@ -675,7 +683,9 @@ def test_the_hubs_copy_into_a_home_follows_no_students_symlink(term):
 
 
 def test_a_students_own_settings_do_not_configure_their_server(term):
-    """~/.jupyter turning the formgrader on: JupyterHub's disable_user_config."""
+    """~/.jupyter letting any web site call the server, and turning the
+    formgrader on: JupyterHub's disable_user_config."""
+    assert term['origins allowed with own settings'] is None
     assert term['formgrader with own settings'] == 404
 
 
@@ -710,6 +720,9 @@ def test_the_idle_culler_runs_with_the_teachers_timeout(term):
     assert status == 200, services
     culler = services['idle-culler']
     assert '--timeout=3600' in culler['command'] and psutil.pid_exists(culler['pid']), culler
+    # Its first round, at its start: its role lets it read every user's servers
+    log = sorted(hub.folder.glob('hub-*.log'))[-1].read_text()
+    assert re.search(r'200 GET /hub/api/users\S* \(idle-culler@', log), log[-2000:]
 
 
 def test_students_sign_up_and_log_in_once_the_teacher_approves_them(term):
