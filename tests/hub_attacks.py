@@ -19,7 +19,7 @@ from tests.class_hub import request
 # output); every kernel of theirs (a process started with -f
 # CONNECTION_FILE) has its connection file read and its sockets subscribed
 # to, by the path in its command line and through /proc/PID/root. Says
-# 'listening' once subscribed, then reports what it heard until 8 s pass in silence
+# 'listening' once subscribed, then reports what it heard until 5 s pass in silence
 PROBE_ANOTHERS_KERNELS = r'''
 import json, os, sys, zmq
 victim = int(sys.argv[1])
@@ -58,7 +58,7 @@ for endpoint in endpoints:
         pass
 print('listening', flush=True)
 heard = []
-while listener.poll(8_000):
+while listener.poll(5_000):
     heard.append(b' '.join(listener.recv_multipart()).decode(errors='replace'))
 print(json.dumps({'ports': sorted(ports), 'kernels': kernels, 'connection files read': files_read,
                   'heard': heard}))
@@ -96,7 +96,7 @@ class KernelsStarted:
     """Notes, in a thread, the transport of every kernel that processes of
     `uids` start while it runs (read as root from its connection file)."""
 
-    def __init__(self, uids, every=0.1):
+    def __init__(self, uids, every=0.5):
         self.uids, self.every = set(uids), every
         self.seen, self.pids = [], set()
         self.done = threading.Event()
