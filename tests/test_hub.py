@@ -71,8 +71,10 @@ BROWSER_STUDENT = 'empty'
 # the release version, too early; their answers come after the teacher's first collect
 FIRST_ANSWERS = {'model': 'empty_answers', 'wrong': 'wrong_answers'}
 # The limits of the term's students' servers: jupyterhub_config.py's, made
-# small enough to try (the defaults are a class's)
-LIMITS = {'COURSE_HUB_MEMORY_LIMIT': '1G', 'COURSE_HUB_PROCESS_LIMIT': '128', 'COURSE_HUB_DISK_LIMIT': '200M'}
+# small enough to try (the defaults are a class's); CPU: as many as this
+# machine has, so that the quota is set but takes no time from the test
+LIMITS = {'COURSE_HUB_MEMORY_LIMIT': '1G', 'COURSE_HUB_PROCESS_LIMIT': '128', 'COURSE_HUB_DISK_LIMIT': '200M',
+          'COURSE_HUB_CPU_LIMIT': '2'}
 # The student who tries what a curious student would (tests/hub_attacks.py),
 # on the model student's kernel, the machine and the hub
 ATTACKER, VICTIM = 'wrong', 'model'
@@ -276,6 +278,7 @@ def attack_before_the_restart(hub, facts, tokens):
         finally:
             on_the_machine.unlink()
     facts['the machine\'s /tmp'] = on_the_machine.name
+    facts['own server\'s cgroups'] = cgroup_limits(attacker.uid)
     facts['left in /tmp'] = sorted(path.name for path in Path('/tmp').glob('left-by-a-student'))
     # Root's files the symlinks point at (hub.folder is root's)
     program, folder, new = hub.folder / 'roots-program', hub.folder / 'roots-folder', hub.folder / 'roots-new-file'
@@ -296,6 +299,16 @@ def attack_before_the_restart(hub, facts, tokens):
                                     f'"jpserver_extensions": {{"nbgrader.server_extensions.formgrader": true}}}}}}\' '
                                     f'> {settings}')
     assert done.returncode == 0, done.stderr
+
+
+def cgroup_limits(uid):
+    """The limits of the cgroups the Jupyter server of `uid` runs in."""
+    [server] = [process for process in psutil.process_iter(['uids', 'cmdline']) if process.info['uids'].real == uid
+                and any('jupyterhub-singleuser' in part for part in process.info['cmdline'] or [])]
+    cgroups = dict(line.split(':')[1:] for line in Path(f'/proc/{server.pid}/cgroup').read_text().splitlines())
+    return {name: int(Path('/sys/fs/cgroup', controller, cgroups[controller].lstrip('/'), name).read_text())
+            for controller, name in (('memory', 'memory.limit_in_bytes'), ('cpu', 'cpu.cfs_quota_us'),
+                                     ('cpu', 'cpu.cfs_period_us'), ('pids', 'pids.max'))}
 
 
 def roots_files(*paths):
@@ -662,7 +675,10 @@ def test_the_teachers_grading_kernels_have_no_tcp_port(term):
 
 
 def test_a_students_server_stays_within_its_limits(term):
-    """Processes, memory, a file's size and /tmp, tried from the student's own kernel (LIMITS)."""
+    """The server's cgroups; processes, memory, a file's size and /tmp, tried from the student's own kernel."""
+    assert term['own server\'s cgroups'] == {
+        'memory.limit_in_bytes': 2**30, 'cpu.cfs_quota_us': 2 * 100_000, 'cpu.cfs_period_us': 100_000,
+        'pids.max': int(LIMITS['COURSE_HUB_PROCESS_LIMIT'])}
     own = term['own kernel']
     assert 'processes refused' in own and own['processes started'] < int(LIMITS['COURSE_HUB_PROCESS_LIMIT']), own
     assert own['memory hog'] == -signal.SIGKILL, own
