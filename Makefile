@@ -37,7 +37,7 @@ TEST_HUB := $(HUB_PACKAGE)
 endif
 
 .PHONY: help setup lab notebook test lint run outputs check exercises solutions kernel-check student release roster due grade \
-	bench site tensorboard ddp publish hub hub-env
+	bench site tensorboard ddp publish hub hub-env hub-backup hub-restore
 
 # The first target: a bare `make` lists the commands, by who needs them (the
 # group is the first word after a target's ##)
@@ -274,5 +274,21 @@ hub-env: $(HUB_PACKAGE) ## hub: makes the hub's environment (HUB_ENV, default /o
 # Serves the class on http://127.0.0.1:8000 (settings in classroom/hub/jupyterhub_config.py,
 # the teachers' walk through a term in HUB.md); Ctrl+C stops it and every
 # user's server, and keeps everyone's files
-hub: $(HUB_PACKAGE) ## hub: starts the class's JupyterHub, as root (HUB.md)
-	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/classroom/hub/jupyterhub_config.py
+# HTTPS with SSL_CERT=certificate.pem SSL_KEY=key.pem (HUB.md, "HTTPS")
+SSL_CERT ?=
+SSL_KEY ?=
+hub: $(HUB_PACKAGE) ## hub: starts the class's JupyterHub, as root (HUB.md); SSL_CERT=, SSL_KEY=: HTTPS
+	cd $(HUB_ENV) && COURSE_HUB_SSL_CERT='$(if $(SSL_CERT),$(abspath $(SSL_CERT)))' \
+		COURSE_HUB_SSL_KEY='$(if $(SSL_KEY),$(abspath $(SSL_KEY)))' \
+		$(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/classroom/hub/jupyterhub_config.py
+
+# The class's hub in one file (hub state, exchange, every home with the
+# gradebook), written into BACKUPS, never over an existing one; restored onto
+# a fresh machine by make hub-restore BACKUP=... (HUB.md, "Backups"). As root
+BACKUPS ?= /var/backups/pytorch-course
+BACKUP ?=
+hub-backup: $(HUB_PACKAGE) ## hub: writes a backup of the class's hub into BACKUPS (as root)
+	$(HUB_ENV)/bin/python -m classroom.hub.backup create '$(BACKUPS)'
+
+hub-restore: $(HUB_PACKAGE) ## hub: restores a backup onto a fresh machine: make hub-restore BACKUP=... (as root)
+	$(HUB_ENV)/bin/python -m classroom.hub.backup restore '$(BACKUP)'

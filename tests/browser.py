@@ -24,10 +24,11 @@ FLAGS = [
 LOCAL_HOSTS = {'127.0.0.1', 'localhost', '::1'}
 
 
-def start_chromium(profile_folder):
+def start_chromium(profile_folder, accept_insecure_certs=False):
     """A headless Chromium with a fresh profile in `profile_folder`, which
     records its network traffic (see `requests_made`). Fails, in one line
-    that says how to install them, where Chromium or ChromeDriver is missing."""
+    that says how to install them, where Chromium or ChromeDriver is missing.
+    `accept_insecure_certs`: a test's self-signed certificate is accepted."""
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).is_file()]
     if missing:
         pytest.fail(f'{" and ".join(missing)} not found: install them {INSTALL_HINT}', pytrace=False)
@@ -39,6 +40,7 @@ def start_chromium(profile_folder):
     for flag in FLAGS + [f'--user-data-dir={profile_folder}']:
         options.add_argument(flag)
     options.set_capability('goog:loggingPrefs', {'performance': 'ALL'})
+    options.accept_insecure_certs = accept_insecure_certs
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     return driver

@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -35,6 +36,11 @@ READY_TIMEOUT = 300
 LOGS = COURSE_ROOT / 'build' / 'hub-test-logs'
 
 
+# The hub's test certificate is self-signed: a test that checks it is the
+# hub's reads it from the hub (ClassHub.certificate)
+UNVERIFIED = ssl._create_unverified_context()
+
+
 def request(url, token=None, method='GET', body=None, timeout=60):
     """(status, parsed JSON or text) of one HTTP request, errors included."""
     data = None if body is None else json.dumps(body).encode()
@@ -43,7 +49,7 @@ def request(url, token=None, method='GET', body=None, timeout=60):
         headers['Authorization'] = f'token {token}'
     call = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(call, timeout=timeout) as response:
+        with urllib.request.urlopen(call, timeout=timeout, context=UNVERIFIED) as response:
             status, text = response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         status, text = error.code, error.read().decode(errors='replace')
@@ -76,15 +82,17 @@ class ClassHub:
     """The course's hub on free ports, for a class of test accounts; started
     and stopped by the test, which removes everything it made."""
 
-    def __init__(self, prefix, students, sign_up=False, settings=None):
+    def __init__(self, prefix, students, sign_up=False, https=False, settings=None):
         """A hub whose teacher is PREFIX<random>-teacher, and whose students are
         PREFIX<random>-<name> for each name of `students` (short: a Unix
         account name has at most 32 characters). Everyone logs in with
-        `password` (DummyAuthenticator), or, with `sign_up`, through
-        jupyterhub_config.py's own authenticator: once signed up (with
-        `password`, say) and approved through the class's own pages, or as
-        `settings` (more COURSE_HUB_* variables) choose (COURSE_HUB_AUTH=lti)."""
-        self.folder = Path(tempfile.mkdtemp(prefix=f'{prefix}-'))
+        `password` (DummyAuthenticator), or, with `sign_up`, once signed up
+        (with `password`, say) and approved through the class's own pages
+        (jupyterhub_config.py's authenticator), or as `settings` choose
+        (COURSE_HUB_AUTH=lti). `https`: with a self-signed
+        certificate made here. `settings`: more COURSE_HUB_* variables.
+        The class's folder is not under /tmp: each server has a /tmp of its own."""
+        self.folder = Path(tempfile.mkdtemp(prefix=f'{prefix}-', dir='/srv'))
         # The students' servers cross it to reach the class's folder
         self.folder.chmod(0o755)
         self.tag = prefix + secrets.token_hex(3)
@@ -93,7 +101,15 @@ class ClassHub:
         self.group = self.tag
         self.settings = settings or {}
         self.port, self.api_port, self.proxy_api_port = free_port(), free_port(), free_port()
-        self.url = f'http://127.0.0.1:{self.port}'
+        self.settings = dict(settings or {})
+        self.certificate = None
+        if https:
+            self.certificate, key = self.folder / 'certificate.pem', self.folder / 'key.pem'
+            subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                            '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                            '-keyout', str(key), '-out', str(self.certificate)], check=True, capture_output=True)
+            self.settings.update(COURSE_HUB_SSL_CERT=str(self.certificate), COURSE_HUB_SSL_KEY=str(key))
+        self.url = f'{"https" if https else "http"}://127.0.0.1:{self.port}'
         self.token = secrets.token_hex(32)
         # Every account's password at the hub's login page (DummyAuthenticator; the sign-up's too)
         self.password = secrets.token_hex(16)
@@ -106,8 +122,8 @@ class ClassHub:
         config.write_text(
             'c = get_config()  # noqa\n'
             f'load_subconfig({str(HUB_CONFIG)!r})  # noqa\n'
-            f"c.JupyterHub.services = [{{'name': 'course-test', 'api_token': {self.token!r}}}]\n"
-            "c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['course-test']}]\n"
+            f"c.JupyterHub.services.append({{'name': 'course-test', 'api_token': {self.token!r}}})\n"
+            "c.JupyterHub.load_roles.append({'name': 'admin', 'services': ['course-test']})\n"
         )
         if not sign_up:
             with open(config, 'a') as file:
@@ -256,6 +272,11 @@ class ClassHub:
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         for group in (self.group, teachers_group(self.group)):
             subprocess.run(['groupdel', group], capture_output=True)
+        # The class's cgroups (classroom/hub/spawner.py), empty once their processes are gone
+        for parent in Path('/sys/fs/cgroup').glob(f'*/{self.group}'):
+            for cgroup in [*parent.iterdir(), parent]:
+                if cgroup.is_dir():
+                    cgroup.rmdir()
         # The hub's logs stay, for whoever reads a failure
         LOGS.mkdir(parents=True, exist_ok=True)
         for log in self.folder.glob('hub-*.log'):
@@ -271,18 +292,24 @@ class Account:
         self.name, self.uid, self.home = name, entry.pw_uid, Path(entry.pw_dir)
         self.exchange = exchange
 
-    def run(self, *command, cwd=None):
-        """Runs `command` as this user with the servers' environment and the
+    def command(self, *command):
+        """`command` run as this user with the servers' environment and the
         hub's nbgrader settings, as in a terminal of their server."""
         environment = {
             'HOME': str(self.home), 'USER': self.name, 'COURSE_ID': COURSE_ID,
             'COURSE_EXCHANGE': str(self.exchange),
             'PATH': f'{HUB_ENVIRONMENT / "bin"}:/usr/bin:/bin',
         }
-        return subprocess.run(
-            ['runuser', '-u', self.name, '--', 'env', '-i', *[f'{k}={v}' for k, v in environment.items()], *command],
-            cwd=cwd or self.home, capture_output=True, text=True,
-        )
+        return ['runuser', '-u', self.name, '--', 'env', '-i', *[f'{k}={v}' for k, v in environment.items()], *command]
+
+    def run(self, *command, cwd=None):
+        """Runs `command` as this user (see `command`); returns when it ends."""
+        return subprocess.run(self.command(*command), cwd=cwd or self.home, capture_output=True, text=True)
+
+    def popen(self, *command):
+        """Starts `command` as this user (see `command`), its output read through pipes."""
+        return subprocess.Popen(self.command(*command), cwd=self.home, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
 
     def can_read(self, path):
         return self.run('cat', str(path)).returncode == 0

@@ -21,12 +21,18 @@ Chromium."""
 import csv
 import datetime
 import grp
+import hashlib
 import http.cookiejar
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
+import signal
+import sqlite3
+import ssl
+import stat
 import subprocess
 import tempfile
 import time
@@ -42,7 +48,9 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from tests.browser import screenshot, start_chromium
-from tests.class_hub import COURSE_ID, HUB_ENVIRONMENT, LOGS, ClassHub, hand_in, nbgrader_as, request, submit_again
+from tests.class_hub import (COURSE_ID, HUB_ENVIRONMENT, LOGS, UNVERIFIED, ClassHub, hand_in, nbgrader_as, request,
+                              submit_again)
+from tests.hub_attacks import (IN_OWN_KERNEL, PROBE_ANOTHERS_KERNELS, KernelsStarted, run_in_kernel, start_kernel)
 from classroom.course import COURSE_ROOT, EXERCISES, is_check, nbgrader_of, points, read, wait_for
 from classroom.hub.preparation import TEACHERS_LAB_PLUGINS, ensure_account
 from tests.submissions import ATTACK_THREADS, LEAKED_FILE, attack_report, submission, with_attack
@@ -63,7 +71,13 @@ BROWSER_STUDENT = 'empty'
 # What the others hand in first, before the hub restarts: the model student
 # the release version, too early; their answers come after the teacher's first collect
 FIRST_ANSWERS = {'model': 'empty_answers', 'wrong': 'wrong_answers'}
-# Who attacks the exchange and, in their answers, the teacher's autograde
+# Who attacks: the exchange, their own server's limits and another's kernel,
+# and, in their answers, the teacher's autograde (tests/hub_attacks.py)
+# The limits of the term's students' servers: jupyterhub_config.py's, made
+# small enough to try (the defaults are a class's); CPU: as many as this
+# machine has, so that the quota is set but takes no time from the test
+LIMITS = {'COURSE_HUB_MEMORY_LIMIT': '1G', 'COURSE_HUB_PROCESS_LIMIT': '128', 'COURSE_HUB_DISK_LIMIT': '200M',
+          'COURSE_HUB_CPU_LIMIT': '2'}
 ATTACKER, VICTIM = 'wrong', 'model'
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='the hub makes Unix accounts: run as root (CI does)')
@@ -75,7 +89,7 @@ def term(tmp_path_factory):
     look at. Everything made is removed afterwards, even after a failure."""
     if not (HUB_ENVIRONMENT / 'bin' / 'jupyterhub').is_file():
         pytest.fail(f'no JupyterHub in {HUB_ENVIRONMENT}: run `make hub-env` (as root) first', pytrace=False)
-    hub = ClassHub(PREFIX, STUDENTS, sign_up=True)
+    hub = ClassHub(PREFIX, STUDENTS, sign_up=True, https=True, settings=LIMITS)
     # Chromium starts while the hub does
     browser = BrowserStudent(hub, hub.students[BROWSER_STUDENT], tmp_path_factory.mktemp('chromium'))
     facts = {'hub': hub, 'browser': browser, 'timings': {}}
@@ -155,17 +169,25 @@ def run_the_term(hub, facts, browser):
     began = time.monotonic()
     facts['exchange attacks'] = attack_the_exchange(hub)
     timings['attacks on the exchange'] = time.monotonic() - began
+    began = time.monotonic()
+    attack_before_the_restart(hub, facts, tokens)
+    timings['attacks before the restart'] = time.monotonic() - began
     # The hub restarts in the middle of the term: nothing is lost
     hub.stop()
     timings['hub restart'] = hub.start()
     status, users = hub.api('users')
     facts['users after restart'] = {user['name'] for user in users}
+    facts['setsid process alive after the restart'] = psutil.pid_exists(facts['own kernel']['setsid'])
 
     # Back to work: the browser student logs in (the hub starts their server)
     # while the teacher's server and the model student's start
     submitted = browser.step(browser.log_in_fetch_and_submit)
     began = time.monotonic()
     model = hub.students['model']
+    # The attacker starts their own server meanwhile (waited for before the grading)
+    attacker_pool = ThreadPoolExecutor(1)
+    attacker_starts = attacker_pool.submit(attacker_starts_own_server, hub, facts, tokens[ATTACKER])
+    attacker_pool.shutdown(wait=False)
     hub.spawn_at_once([hub.teacher, model])
     timings['2 servers ready'] = time.monotonic() - began
 
@@ -182,7 +204,11 @@ def run_the_term(hub, facts, browser):
     collected.append(collected_timestamp(teacher, model))
     facts['attacker collected'] = collected_timestamp(teacher, hub.students[ATTACKER])
     facts['collected'] = collected
-    nbgrader_as(teacher, 'autograde', ASSIGNMENT)
+    attacker_starts.result()
+    # The transport of every kernel of the teacher's autograde
+    with KernelsStarted(hub.uids()) as kernels:
+        nbgrader_as(teacher, 'autograde', ASSIGNMENT)
+    facts['kernels while grading'] = kernels.seen
     timings['collect again, autograde 3 submissions'] = time.monotonic() - began
     # The teacher grades the model student's written answers by hand, full
     # marks, in the formgrader's Manual Grading
@@ -221,6 +247,10 @@ def run_the_term(hub, facts, browser):
     timings['browser student read the feedback (waited for)'] = time.monotonic() - began
     facts['students'] = student_accounts(hub)
     facts['feedback'] = sorted((facts['students']['model'].home / ASSIGNMENT / 'feedback').glob(f'*/{ASSIGNMENT}.html'))
+    began = time.monotonic()
+    facts['backup'] = back_up(hub)
+    timings['backup'] = time.monotonic() - began
+    facts['class files at the backup'] = class_files(hub)
     LOGS.mkdir(parents=True, exist_ok=True)
     (LOGS / 'timings.json').write_text(json.dumps({step: round(seconds, 1) for step, seconds in timings.items()}))
 
@@ -297,6 +327,127 @@ def attack_the_exchange(hub):
     return tried
 
 
+def attack_before_the_restart(hub, facts, tokens):
+    """The attacker, while their server and the victim's run: another's
+    kernel, the limits of their own server (tests/hub_attacks.py); then, for
+    their server's next start, symlinks to root's files where the hub copies
+    the course, a home over the disk limit, and settings of their own that
+    turn the formgrader on."""
+    attacker, victim = hub.account(hub.students[ATTACKER]), hub.account(hub.students[VICTIM])
+    victims_kernel = start_kernel(hub, victim.name, tokens[VICTIM])
+    own_kernel = start_kernel(hub, attacker.name, tokens[ATTACKER])
+    on_the_machine = Path('/tmp') / f'{hub.tag}-on-the-machine'
+    on_the_machine.write_text('')
+    with ThreadPoolExecutor(1) as pool:
+        # The limits of their own server, while they listen to the victim's kernel
+        own = pool.submit(run_in_kernel, attacker.uid, own_kernel, IN_OWN_KERNEL.format(
+            processes=200, memory=5 * 2**28, file='300M'))
+        run_in_kernel(victim.uid, victims_kernel, 'print("ready")')
+        probe = attacker.popen(str(HUB_ENVIRONMENT / 'bin' / 'python'), '-c', PROBE_ANOTHERS_KERNELS,
+                               str(victim.uid))
+        try:
+            assert probe.stdout.readline().strip() == 'listening', probe.stderr.read()
+            # The victim works meanwhile: what the kernel prints goes out on its output channel
+            run_in_kernel(victim.uid, victims_kernel, 'for line in range(5): print("the victim\'s secret answer")')
+            facts['probe of another\'s kernels'] = json.loads(probe.stdout.read())
+        finally:
+            probe.kill()
+            probe.wait()
+        try:
+            facts['own kernel'] = json.loads(own.result())
+        finally:
+            on_the_machine.unlink()
+    facts['the machine\'s /tmp'] = on_the_machine.name
+    facts['own server\'s cgroups'] = cgroup_limits(attacker.uid)
+    facts['left in /tmp'] = sorted(path.name for path in Path('/tmp').glob('left-by-a-student'))
+    # Root's files the symlinks point at (hub.folder is root's)
+    program, folder, new = hub.folder / 'roots-program', hub.folder / 'roots-folder', hub.folder / 'roots-new-file'
+    program.write_text('#!/bin/sh\necho root\n')
+    program.chmod(0o755)
+    folder.mkdir()
+    facts['root\'s files'] = (program, folder, new)
+    facts['root\'s files before'] = roots_files(program, folder, new)
+    course = attacker.home / 'course'
+    for link, target in (('requirements.txt', program), ('helpers.py', new), ('data_preparation', folder)):
+        done = attacker.run('sh', '-c', f'rm -rf {course / link} && ln -s {target} {course / link}')
+        assert done.returncode == 0, done.stderr
+    done = attacker.run('fallocate', '-l', '250M', str(attacker.home / 'filler'))
+    assert done.returncode == 0, done.stderr
+    # Any web page may then call their server's API from the student's browser, and the formgrader is on
+    settings = attacker.home / '.jupyter' / 'jupyter_server_config.json'
+    done = attacker.run('sh', '-c', f'mkdir -p {settings.parent} && echo \'{{"ServerApp": {{"allow_origin": "*", '
+                                    f'"jpserver_extensions": {{"nbgrader.server_extensions.formgrader": true}}}}}}\' '
+                                    f'> {settings}')
+    assert done.returncode == 0, done.stderr
+
+
+def cgroup_limits(uid):
+    """The limits of the cgroups the Jupyter server of `uid` runs in."""
+    [server] = [process for process in psutil.process_iter(['uids', 'cmdline']) if process.info['uids'].real == uid
+                and any('jupyterhub-singleuser' in part for part in process.info['cmdline'] or [])]
+    cgroups = dict(line.split(':')[1:] for line in Path(f'/proc/{server.pid}/cgroup').read_text().splitlines())
+    return {name: int(Path('/sys/fs/cgroup', controller, cgroups[controller].lstrip('/'), name).read_text())
+            for controller, name in (('memory', 'memory.limit_in_bytes'), ('cpu', 'cpu.cfs_quota_us'),
+                                     ('cpu', 'cpu.cfs_period_us'), ('pids', 'pids.max'))}
+
+
+def roots_files(*paths):
+    """(owner, mode, content or listing) of each path, or None where there is none."""
+    def state(path):
+        if not os.path.lexists(path):
+            return None
+        info = os.lstat(path)
+        content = sorted(os.listdir(path)) if path.is_dir() else path.read_bytes()
+        return info.st_uid, info.st_mode, content
+    return [state(path) for path in paths]
+
+
+def attacker_starts_own_server(hub, facts, token):
+    """After the restart, the attacker asks for their own server with their
+    own token: over the disk limit first, then with the filler removed."""
+    attacker = hub.account(hub.students[ATTACKER])
+    url = f'{hub.url}/hub/api/users/{attacker.name}/server'
+    status, answer = request(url, token, 'POST')
+
+    def settled():
+        user = hub.api(f'users/{attacker.name}')[1]
+        return not user.get('pending') and user
+    user = wait_for(settled, 120, 'the refused start')
+    facts['start over the disk limit'] = (status, answer, bool(user['servers']), hub.log_tail())
+    assert attacker.run('rm', str(attacker.home / 'filler')).returncode == 0
+    request(url, token, 'POST')
+    hub.wait_ready(attacker.name)
+    facts['root\'s files after'] = roots_files(*facts['root\'s files'])
+    facts['formgrader with own settings'] = request(f'{hub.url}/user/{attacker.name}/formgrader', token)[0]
+    call = urllib.request.Request(f'{hub.url}/user/{attacker.name}/api/status', headers={
+        'Authorization': f'token {token}', 'Origin': 'https://elsewhere.example'})
+    with urllib.request.urlopen(call, timeout=60, context=UNVERIFIED) as answer:
+        facts['origins allowed with own settings'] = answer.headers.get('Access-Control-Allow-Origin')
+
+
+def back_up(hub):
+    """make hub-backup's command, into a folder of the test's: the backup's
+    path, or what the command said (the restore's test shows it)."""
+    done = subprocess.run([str(HUB_ENVIRONMENT / 'bin' / 'python'), '-m', 'classroom.hub.backup', 'create',
+                           str(hub.folder / 'backups')], env=hub.environment(), capture_output=True, text=True)
+    return Path(done.stdout.strip()) if done.returncode == 0 else done.stdout + done.stderr
+
+
+def class_files(hub):
+    """{path: (owner's name, mode, sha256)} of everything in the exchange and
+    in the homes' course, assignment and teaching folders (the work of a
+    term; a server may write elsewhere, its settings, at any time)."""
+    files = {}
+    folders = [hub.exchange] + [hub.account(name).home / part for name in hub.accounts()
+                                for part in ('course', ASSIGNMENT, 'teaching')]
+    for folder in folders:
+        for path in [folder, *folder.rglob('*')] if folder.exists() else []:
+            info = path.lstat()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(info.st_mode) else None
+            files[str(path)] = (pwd.getpwuid(info.st_uid).pw_name, oct(info.st_mode), digest)
+    return files
+
+
 class HubSession:
     """A visitor of the hub's own pages (cookies kept), who does not follow
     redirects: a login's is looked at, not followed (it would start a server)."""
@@ -308,7 +459,8 @@ class HubSession:
     def __init__(self, hub):
         self.hub = hub
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), self.NoRedirect)
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), self.NoRedirect,
+            urllib.request.HTTPSHandler(context=UNVERIFIED))
 
     def get(self, page):
         """(status, where it redirects) of the hub's page `page`."""
@@ -329,8 +481,8 @@ class HubSession:
         except urllib.error.HTTPError as answer:
             return answer.code, answer.read().decode(), answer.headers.get('Location')
 
-    def log_in(self, name):
-        return self.post('login', {'username': name, 'password': self.hub.password})
+    def log_in(self, name, password=None):
+        return self.post('login', {'username': name, 'password': password or self.hub.password})
 
 
 def sign_up_and_approve(hub, student):
@@ -353,6 +505,29 @@ def sign_up_and_approve(hub, student):
     answers['teacher approves'] = teacher_session.get(f'authorize/{student}')[0]
     status, _, location = student_session.log_in(student)
     answers['student logs in once approved'] = (status, location)
+    # Sign-ups with a common, a weak and a password holding the user name
+    for number, password in enumerate(['1234567890', 'aaaaaaaaaa', '{name}-and-more']):
+        name = f'{hub.tag}-weak{number}'
+        password = password.format(name=name)
+        _, page, _ = HubSession(hub).post('signup', {'username': name, 'signup_password': password,
+                                                     'signup_password_confirmation': password,
+                                                     'email': f'{name}@example.org'})
+        answers[f'sign-up with {password}'] = 'Your information has been sent' in page
+    # Someone guesses the teacher's password, on the login page and through
+    # the REST API (a token for a user name and password), from this machine
+    guesser = HubSession(hub)
+    for number in range(3):
+        guesser.log_in(hub.teacher, password=f'guess-{number}')
+        request(f'{hub.url}/hub/api/users/{hub.teacher}/tokens', method='POST',
+                body={'auth': {'username': hub.teacher, 'password': f'api-guess-{number}'}})
+    status, _, location = HubSession(hub).log_in(hub.teacher)
+    answers['the right password from where the guesses came'] = (status, location)
+    # The teacher signed out meanwhile (their browser keeps only what the hub
+    # left in it), and signs in again while the guessing goes on
+    teacher_session.get('logout')
+    guesser.log_in(hub.teacher, password='guess-again')
+    status, _, location = teacher_session.log_in(hub.teacher)
+    answers['the teacher in the browser they signed in with'] = (status, location)
     return answers
 
 
@@ -396,7 +571,7 @@ class BrowserStudent:
             self.driver.quit()
 
     def start_chromium(self, profile):
-        self.driver = start_chromium(profile)
+        self.driver = start_chromium(profile, accept_insecure_certs=True)
 
     def shown(self, selector, matches):
         """The elements under `selector` shown, whose text `matches`; none
@@ -461,7 +636,8 @@ def test_the_hub_makes_each_account_with_a_private_home_and_the_learners_course(
         assert learners.stat().st_uid == account.uid
         text = learners.read_text()
         assert 'BEGIN SOLUTION' not in text and 'BEGIN HIDDEN TESTS' not in text
-        assert (course / 'helpers.py').is_file()
+        # The attacker made theirs a link (the symlink test)
+        assert (course / 'helpers.py').is_file() or account.name == term['hub'].students[ATTACKER]
     assert (term['teacher'].home / 'teaching' / 'source' / ASSIGNMENT / NOTEBOOK.name).is_file()
     assert set(hub.accounts()) <= term['users after restart']
 
@@ -617,6 +793,100 @@ def test_hand_ins_forged_in_the_exchange_are_refused_reported_and_never_collecte
     assert term['attacker collected'] == (own / 'timestamp.txt').read_text().strip()
 
 
+def test_a_student_cannot_listen_to_anothers_kernel(term):
+    """As the attacker, another student's kernel while it prints: its TCP
+    ports found in /proc/net/tcp, its connection file and sockets found in
+    /proc, all subscribed to."""
+    probe = term['probe of another\'s kernels']
+    assert probe['kernels'], f'no kernel of the victim found: the probe tried nothing ({probe})'
+    assert (probe['connection files read'], probe['heard']) == ([], []), probe
+
+
+def test_the_teachers_grading_kernels_have_no_tcp_port(term):
+    """A kernel of the teacher's autograde (hidden tests, every student's
+    answers) on TCP ports could be listened to by any student: each kernel
+    seen while grading speaks over Unix sockets. (ipykernel's one TCP port,
+    the pipe its subprocesses print through, takes nothing without its
+    kernel's secret and sends nothing: HUB.md.)"""
+    kernels = term['kernels while grading']
+    assert kernels and {kernel['transport'] for kernel in kernels} == {'ipc'}, kernels
+
+
+def test_a_students_server_stays_within_its_limits(term):
+    """The server's cgroups; processes, memory, a file's size and /tmp, tried from the student's own kernel."""
+    assert term['own server\'s cgroups'] == {
+        'memory.limit_in_bytes': 2**30, 'cpu.cfs_quota_us': 2 * 100_000, 'cpu.cfs_period_us': 100_000,
+        'pids.max': int(LIMITS['COURSE_HUB_PROCESS_LIMIT'])}
+    own = term['own kernel']
+    assert 'processes refused' in own and own['processes started'] < int(LIMITS['COURSE_HUB_PROCESS_LIMIT']), own
+    assert own['memory hog'] == -signal.SIGKILL, own
+    assert own['big file'] != 0, own
+    assert 'left-by-a-student' in own['tmp'] and term['the machine\'s /tmp'] not in own['tmp'], own
+    assert not term['left in /tmp']
+
+
+def test_stopping_a_server_ends_every_process_it_started(term):
+    """A process the student started with setsid, stopped with their server by the hub's restart."""
+    assert not term['setsid process alive after the restart']
+
+
+def test_a_home_over_the_disk_limit_gets_no_server_until_it_shrinks(term):
+    status, answer, has_server, log = term['start over the disk limit']
+    assert not has_server and 'more than the class\'s limit' in log, (status, answer)
+
+
+def test_the_hubs_copy_into_a_home_follows_no_students_symlink(term):
+    """The attacker's symlinks in ~/course to root's program, to a file root
+    would create and to root's folder; their server started again through
+    the hub (the copy of the course ran): root's files are as they were."""
+    assert term['root\'s files after'] == term['root\'s files before']
+    assert term['root\'s files before'][2] is None
+
+
+def test_a_students_own_settings_do_not_configure_their_server(term):
+    """~/.jupyter letting any web site call the server, and turning the
+    formgrader on: JupyterHub's disable_user_config."""
+    # Unset, a server answers a token's request from any page with that page's origin; '*' is the student's
+    assert term['origins allowed with own settings'] != '*'
+    assert term['formgrader with own settings'] == 404
+
+
+def test_common_and_weak_passwords_are_refused_at_sign_up(term):
+    answers = term['sign-up']
+    refused = {key: accepted for key, accepted in answers.items() if key.startswith('sign-up with')}
+    assert len(refused) == 3 and not any(refused.values()), refused
+
+
+def test_guessing_a_password_does_not_lock_its_owner_out(term):
+    """Six wrong passwords for the teacher's name, on the login page and the
+    REST API: the right one is then refused from where they came (a limit
+    holds), and accepted from the teacher's own browser."""
+    answers = term['sign-up']
+    status, location = answers['the right password from where the guesses came']
+    assert status == 200 and location is None, answers
+    status, location = answers['the teacher in the browser they signed in with']
+    assert status == 302 and '/hub/login' not in location, answers
+
+
+def test_the_hub_serves_https_with_the_certificate_it_was_given(term):
+    hub = term['hub']
+    served = ssl.get_server_certificate(('127.0.0.1', hub.port))
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(hub.certificate.read_text())
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(f'http://127.0.0.1:{hub.port}/hub/api/', timeout=30)
+
+
+def test_the_idle_culler_runs_with_the_teachers_timeout(term):
+    hub = term['hub']
+    status, services = hub.api('services')
+    assert status == 200, services
+    culler = services['idle-culler']
+    assert '--timeout=3600' in culler['command'] and psutil.pid_exists(culler['pid']), culler
+    # Its first round, at its start: its role lets it read every user's servers
+    log = sorted(hub.folder.glob('hub-*.log'))[-1].read_text()
+    assert re.search(r'200 GET /hub/api/users\S* \(idle-culler@', log), log[-2000:]
+
+
 def test_students_sign_up_and_log_in_once_the_teacher_approves_them(term):
     """On the hub's pages: the teacher (a name of COURSE_HUB_TEACHERS) is
     approved at once, a student only by the teacher."""
@@ -662,22 +932,87 @@ def test_the_hub_left_no_process_behind_when_stopped(term):
     assert not hub.processes_left(), [process.info for process in hub.processes_left()]
 
 
+def test_a_backup_restored_on_a_fresh_machine_brings_back_every_hand_in_and_grade(term):
+    """The backup made at the end of the term (the hub running), restored
+    after the class's accounts, homes and folder were removed, with other
+    user ids: every file of the term with its owner, mode and content, the
+    grades, and the hub's users with their sign-ups (passwords). (Not started
+    again: a hub's start costs 5 to 10 s here, and reads the same database.)"""
+    hub = term['hub']
+    assert isinstance(term['backup'], Path), term['backup']
+    hub.stop()
+    for name in hub.accounts():
+        subprocess.run(['userdel', '--remove', name], capture_output=True)
+    subprocess.run(['groupdel', hub.group], capture_output=True)
+    shutil.rmtree(hub.class_folder)
+    # Another account takes the next user id: the restored files find their owners by name
+    filler = f'{hub.tag}-filler'
+    subprocess.run(['useradd', filler], check=True)
+    try:
+        began = time.monotonic()
+        done = subprocess.run([str(HUB_ENVIRONMENT / 'bin' / 'python'), '-m', 'classroom.hub.backup', 'restore',
+                               str(term['backup'])], env=hub.environment(), capture_output=True, text=True)
+        restoring = time.monotonic() - began
+        assert done.returncode == 0, done.stderr
+        assert class_files(hub) == term['class files at the backup']
+        for name in hub.accounts():
+            assert hub.account(name).home.stat().st_mode & 0o777 == 0o700
+        from nbgrader.api import Gradebook
+        with Gradebook(f'sqlite:///{hub.account(hub.teacher).home / "teaching" / "gradebook.db"}') as gradebook:
+            for row in term['grades'].values():
+                assert gradebook.find_submission(ASSIGNMENT, row['student_id']).score == float(row['score'])
+        with sqlite3.connect(hub.class_folder / 'hub-state' / 'jupyterhub.sqlite') as database:
+            users = {name for name, in database.execute('SELECT name FROM users')}
+            signed_up = {name for name, in database.execute('SELECT username FROM users_info')}
+        assert set(hub.accounts()) <= users and {hub.teacher, hub.students[BROWSER_STUDENT]} <= signed_up
+        LOGS.mkdir(parents=True, exist_ok=True)
+        (LOGS / 'restore.json').write_text(json.dumps({'restore': round(restoring, 1)}))
+    finally:
+        subprocess.run(['userdel', '--remove', filler], capture_output=True)
+
+
+def test_a_backup_never_replaces_another(tmp_path, monkeypatch):
+    """Two backups in the same second: the second fails, the first stays whole."""
+    from classroom.hub import backup
+
+    class_folder = tmp_path / 'class'
+    (class_folder / 'hub-state').mkdir(parents=True)
+    (class_folder / 'exchange').mkdir()
+    sqlite3.connect(class_folder / 'hub-state' / 'jupyterhub.sqlite').close()
+    (class_folder / 'hub-state' / 'jupyterhub_cookie_secret').write_text('secret')
+    monkeypatch.setattr(backup, 'accounts_of', lambda group: [])
+    monkeypatch.setattr(backup.time, 'strftime', lambda *arguments: '20270115T170000Z')
+    first = backup.create(tmp_path / 'backups', class_folder, 'no-group')
+    kept = first.read_bytes()
+    (class_folder / 'hub-state' / 'jupyterhub_cookie_secret').write_text('changed')
+    with pytest.raises(FileExistsError):
+        backup.create(tmp_path / 'backups', class_folder, 'no-group')
+    assert first.read_bytes() == kept and sorted(path.name for path in first.parent.iterdir()) == [first.name]
+
+
 def test_a_second_start_copies_only_what_the_learner_lacks(tmp_path):
-    import pwd
+    from classroom.hub.home_copy import copy_missing
 
-    from classroom.hub.preparation import copy_missing
-
-    account = pwd.getpwuid(os.getuid())
     course, home = tmp_path / 'course', tmp_path / 'home'
     (course / 'notebooks').mkdir(parents=True)
     (course / 'notebooks' / 'a.ipynb').write_text('released')
     (course / 'helpers.py').write_text('released')
-    assert len(copy_missing(course, home, account)) == 2
+    assert len(copy_missing(course, home)) == 2
     (home / 'notebooks' / 'a.ipynb').write_text('the learner\'s work')
     (home / 'helpers.py').unlink()
     (course / 'notebooks' / 'b.ipynb').write_text('added later')
-    assert copy_missing(course, home, account) == [home / 'helpers.py', home / 'notebooks' / 'b.ipynb']
+    assert copy_missing(course, home) == [home / 'helpers.py', home / 'notebooks' / 'b.ipynb']
     assert (home / 'notebooks' / 'a.ipynb').read_text() == 'the learner\'s work'
+    # Links in the home, even broken ones, are neither followed nor replaced
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    (course / 'data').mkdir()
+    (course / 'data' / 'c.csv').write_text('released')
+    (course / 'd.py').write_text('released')
+    (home / 'data').symlink_to(elsewhere)
+    (home / 'd.py').symlink_to(elsewhere / 'created-through-a-link')
+    assert copy_missing(course, home) == []
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_accounts_made_at_once_are_all_made():

@@ -59,7 +59,14 @@ hub.prepare(CLASS_FOLDER, EXCHANGE)
 STATE.mkdir(mode=0o700, exist_ok=True)
 
 # --- The hub ----------------------------------------------------------------
-c.JupyterHub.bind_url = f'http://{IP}:{PORT}'
+# HTTPS when given a certificate and its key (make hub SSL_CERT=... SSL_KEY=...;
+# HUB.md, "HTTPS"): the proxy then speaks HTTPS only
+SSL_CERT, SSL_KEY = os.environ.get('COURSE_HUB_SSL_CERT', ''), os.environ.get('COURSE_HUB_SSL_KEY', '')
+if bool(SSL_CERT) != bool(SSL_KEY):
+    sys.exit('HTTPS needs both a certificate and its key: give SSL_CERT and SSL_KEY, or neither (HUB.md, "HTTPS")')
+if SSL_CERT:
+    c.JupyterHub.ssl_cert, c.JupyterHub.ssl_key = SSL_CERT, SSL_KEY
+c.JupyterHub.bind_url = f'{"https" if SSL_CERT else "http"}://{IP}:{PORT}'
 # The hub's own API and the proxy's API: loopback, ports of their own
 c.JupyterHub.hub_ip = '127.0.0.1'
 c.JupyterHub.hub_port = int(os.environ.get('COURSE_HUB_API_PORT', '8081'))
@@ -104,11 +111,14 @@ if AUTH == 'signup':
     import nativeauthenticator
     import nativeauthenticator.handlers
 
-    c.JupyterHub.authenticator_class = 'native'
+    # Passwords: at least 10 characters, none of nativeauthenticator's list of
+    # common ones, not the user name, 5 different characters at least; wrong
+    # passwords limited per account and per browser or address, never locking
+    # the owner out of their browser (classroom/hub/sign_in.py says how and why)
+    c.JupyterHub.authenticator_class = 'classroom.hub.sign_in.ClassAuthenticator'
     c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / 'templates')]
     c.NativeAuthenticator.open_signup = False
     c.NativeAuthenticator.minimum_password_length = 10
-    c.NativeAuthenticator.allowed_failed_logins = 5
     c.NativeAuthenticator.ask_email_on_signup = True
     nativeauthenticator.handlers.LoginHandler.statsd = NoTimer()
 else:
@@ -139,7 +149,7 @@ else:
 
 # --- Each user's server -----------------------------------------------------
 # Started as the user's own Unix account, from the servers' environment
-c.JupyterHub.spawner_class = 'localprocess'
+c.JupyterHub.spawner_class = 'classroom.hub.spawner.ClassSpawner'
 c.Spawner.cmd = [str(Path(sys.prefix) / 'bin' / 'jupyterhub-singleuser')]
 c.Spawner.notebook_dir = '~'
 c.Spawner.default_url = f'/lab/tree/{hub.COURSE_IN_HOME}'
@@ -149,7 +159,14 @@ c.Spawner.environment = {
     'COURSE_EXCHANGE': str(EXCHANGE),
     # The servers' environment first: its jupyter, nbgrader and python
     'PATH': os.pathsep.join([str(Path(sys.prefix) / 'bin'), '/usr/local/bin', '/usr/bin', '/bin']),
+    # Kernels talk over Unix sockets beside their connection file, in the
+    # server's own /tmp (spawner.py): no other user can reach them, as they
+    # could a TCP port (preparation.py sets the transport)
+    'JUPYTER_RUNTIME_DIR': '/tmp/jupyter-runtime',
 }
+# A user's own ~/.jupyter and ~/.local/share/jupyter do not configure their
+# server (JupyterHub's security advice): the class's settings hold
+c.Spawner.disable_user_config = True
 if AUTH == 'lti':
     # course-passback finds the platform's settings, the tool's key and the
     # launches there (a teacher's account can read them, a student's cannot)
@@ -185,3 +202,32 @@ async def open_account(spawner):
 
 
 c.Spawner.pre_spawn_hook = open_account
+
+
+# --- Limits of each server ----------------------------------------------------
+# One place for them (HUB.md, "Limits", says how to change them; the same
+# keys are in z2jh-values.yaml): classroom/hub/spawner.py applies them.
+# A student's server:
+c.Spawner.mem_limit = os.environ.get('COURSE_HUB_MEMORY_LIMIT', '2G')
+c.Spawner.cpu_limit = float(os.environ.get('COURSE_HUB_CPU_LIMIT', '1'))
+c.ClassSpawner.pids_limit = int(os.environ.get('COURSE_HUB_PROCESS_LIMIT', '256'))
+c.ClassSpawner.disk_limit = os.environ.get('COURSE_HUB_DISK_LIMIT', '5G')
+c.ClassSpawner.tmp_size = os.environ.get('COURSE_HUB_TMP_SIZE', '1G')
+# A teacher's (they autograde a class in their server's terminal)
+c.ClassSpawner.teacher_limits = {'mem_limit': os.environ.get('COURSE_HUB_TEACHER_MEMORY_LIMIT', '8G'),
+                                 'cpu_limit': 0, 'pids_limit': 2048, 'disk_limit': 0}
+# The cgroups of this class: /sys/fs/cgroup/<controller>/<GROUP>/<user>
+c.ClassSpawner.cgroup_parent = GROUP
+# A server nobody used for this long is stopped (jupyterhub-idle-culler, a
+# service of the hub's); its files stay. Seconds; 0: never
+IDLE_TIMEOUT = int(os.environ.get('COURSE_HUB_IDLE_TIMEOUT', '3600'))
+if IDLE_TIMEOUT:
+    # SIGINT, which the hub stops a service with, ends it at once: Python's own
+    # handler waits for the culler's main thread, asleep until its next round
+    # (the hub's every stop waited 10 to 30 s for it, measured in tests/test_hub.py)
+    c.JupyterHub.services.append({'name': 'idle-culler', 'command': [
+        sys.executable, '-c', 'import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); '
+        'from jupyterhub_idle_culler import main; main()',
+        f'--timeout={IDLE_TIMEOUT}', f'--cull-every={min(60, max(IDLE_TIMEOUT // 2, 1))}']})
+    c.JupyterHub.load_roles.append({'name': 'idle-culler', 'services': ['idle-culler'], 'scopes': [
+        'list:users', 'read:users:activity', 'read:servers', 'delete:servers']})

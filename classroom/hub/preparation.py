@@ -16,6 +16,9 @@ pre_spawn_hook), `open_account` makes their Unix account if it is missing
 learners' course into ~/course (only files that are not there yet: a
 learner's work is never overwritten) and, for a teacher, makes the nbgrader
 course ~/teaching (source/ and release/ of every exercise) on first start.
+Nothing root does for a user goes through a path the user controls: the copy
+runs as the user (home_copy.py), the teacher's course is built where only
+root reaches it, and moved into the home by the teacher's own account.
 """
 import grp
 import json
@@ -35,6 +38,8 @@ LEARNERS_COURSE = 'learners-course'
 # The nbgrader settings of every server (beside this file): they import the
 # grading rules from the course's package, installed in the servers' environment
 NBGRADER_SETTINGS = Path(__file__).with_name('nbgrader_config.py')
+# The settings of every Jupyter program on the hub (beside this file): kernels over Unix sockets
+JUPYTER_SETTINGS = Path(__file__).with_name('jupyter_config.py')
 # The course's Jupyter settings (.jupyter/README.md) that every server gets too
 QUIET_START = ['jupyter_server_config.json', 'labconfig/default_setting_overrides.json']
 # The Jupyter settings only students' servers read (jupyterhub_config.py puts
@@ -127,11 +132,18 @@ def prepare(prefix, exchange, environment=sys.prefix):
     for name in QUIET_START:
         (settings / name).parent.mkdir(exist_ok=True)
         shutil.copy(COURSE_ROOT / '.jupyter' / name, settings / name)
+    kernels_over_unix_sockets(settings)
     make_world_readable(settings)
     # Root's: a student reads them, and cannot change them for every student
     students_settings(prefix / STUDENTS_SETTINGS)
     make_world_readable(prefix / STUDENTS_SETTINGS)
     make_exchange(exchange)
+
+
+def kernels_over_unix_sockets(folder):
+    """Copies the settings of every Jupyter program (jupyter_config.py: kernels
+    over Unix sockets, which no other user can reach) into `folder`."""
+    shutil.copy(JUPYTER_SETTINGS, Path(folder) / JUPYTER_SETTINGS.name)
 
 
 def copy_nbgrader_settings(folder):
@@ -249,48 +261,58 @@ def ensure_account(name, group):
     return account
 
 
-def chown_tree(folder, account):
-    """Gives `folder` and everything in it to `account`."""
-    for path in [Path(folder), *Path(folder).rglob('*')]:
-        os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
+def as_account(account, *command):
+    """Runs `command` as `account` (its own groups only, in its home), from
+    the servers' environment; returns its output, or fails with it."""
+    done = subprocess.run(
+        command, user=account.pw_uid, group=account.pw_gid,
+        extra_groups=os.getgrouplist(account.pw_name, account.pw_gid), umask=0o022, cwd=account.pw_dir,
+        env={'HOME': account.pw_dir, 'USER': account.pw_name, 'PATH': f'{Path(sys.executable).parent}:/usr/bin:/bin'},
+        capture_output=True, text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(f'{" ".join(command)} as {account.pw_name} failed: {done.stderr or done.stdout}')
+    return done.stdout
 
 
 def copy_missing(source, target, account):
-    """Copies every file of `source` that `target` lacks, as `account`'s;
-    files already in `target` (a learner's work) are left as they are.
-    Returns the files copied."""
-    copied = []
-    if not Path(target).exists():
-        Path(target).mkdir()
-        os.chown(target, account.pw_uid, account.pw_gid)
-    for path in sorted(Path(source).rglob('*')):
-        destination = Path(target) / path.relative_to(source)
-        if path.is_dir():
-            if not destination.exists():
-                destination.mkdir(parents=True)
-                os.chown(destination, account.pw_uid, account.pw_gid)
-        elif not destination.exists():
-            shutil.copy(path, destination)
-            os.chown(destination, account.pw_uid, account.pw_gid)
-            copied.append(destination)
-    return copied
+    """Copies every file of `source` that `target` (in `account`'s home)
+    lacks, as `account` itself (home_copy.py says why); returns the files copied."""
+    copied = as_account(account, sys.executable, '-m', 'classroom.hub.home_copy', str(source), str(target))
+    return [Path(line) for line in copied.splitlines()]
 
 
-def teaching_course(folder, account):
+def give_tree(folder, account):
+    """Gives `folder`, a tree root made and still holds, to `account`: deepest
+    first, so that every path root changes runs through folders that are
+    still root's (a link the new owner put in would be followed otherwise)."""
+    for parent, folders, files in os.walk(folder, topdown=False):
+        for name in folders + files:
+            os.chown(Path(parent) / name, account.pw_uid, account.pw_gid, follow_symlinks=False)
+    os.chown(folder, account.pw_uid, account.pw_gid, follow_symlinks=False)
+
+
+def teaching_course(folder, account, prefix):
     """The teacher's nbgrader course (source/, release/ and gradebook.db of
-    every exercise), made once: an existing one is the teacher's work."""
+    every exercise) at `folder`, in their home, made once: anything already
+    there (even a broken symlink) is the teacher's. Built by root where only
+    root can reach it (under `prefix`), given to the teacher, then moved into
+    the home by the teacher's own account: root never writes in the home."""
     from classroom.grading.commands import release
 
-    folder = Path(folder)
-    if folder.exists():
+    if os.path.lexists(folder):
         return
-    # Built beside it, then moved into place: a half-made course is never left
-    with tempfile.TemporaryDirectory(dir=folder.parent) as building:
-        # The hub hands the servers nbgrader's settings (hub/); a course
-        # config pointing into the teacher's clone could not be read there
-        release(Path(building) / folder.name, course_config=False)
-        (Path(building) / folder.name).rename(folder)
-    chown_tree(folder, account)
+    building = Path(tempfile.mkdtemp(prefix='teaching-', dir=prefix))
+    try:
+        # The hub hands the servers nbgrader's settings (classroom/hub/); a
+        # course config pointing into the teacher's clone could not be read there
+        release(building / 'teaching', course_config=False)
+        give_tree(building, account)
+        # mv -n: never over what the teacher made there meanwhile
+        as_account(account, 'mv', '--no-clobber', '--no-target-directory', str(building / 'teaching'), str(folder))
+    finally:
+        # Symlink-safe (file descriptors, never following links)
+        shutil.rmtree(building)
 
 
 def teachers_group(group):
@@ -322,5 +344,5 @@ def open_account(name, group, prefix, teacher=False, teachers_group_too=False):
     home = Path(account.pw_dir)
     copy_missing(Path(prefix) / LEARNERS_COURSE, home / COURSE_IN_HOME, account)
     if teacher:
-        teaching_course(home / TEACHING_IN_HOME, account)
+        teaching_course(home / TEACHING_IN_HOME, account, prefix)
     return account
