@@ -186,14 +186,16 @@ publish: setup ## writes the published address into the notebooks' setup cells a
 # Then data parallel: 1 process x 1 and x 2 threads against 2 processes,
 # for three models (build/bench_data_parallel.md). Then, as root only, a class of
 # 30 on the course's JupyterHub: start, spawn, memory, 30 hand-ins at once,
-# collect and autograde (build/bench_hub_load.md)
-bench: setup $(TEST_HUB) ## times data loading, data parallel and (as root) the hub's load; writes build/bench*.md
+# collect and autograde (build/bench_hub_load.md); and the Zero to JupyterHub
+# image built and a student's server run from it (build/bench_hub_image.md)
+bench: setup $(TEST_HUB) ## times data loading, data parallel and (as root) the hub's load and image; writes build/bench*.md
 	$(BIN)/python -m benchmarks.data_loading
 	$(BIN)/python -m benchmarks.data_parallel
 ifeq ($(shell id -u),0)
 	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python -m benchmarks.hub_load
+	$(BIN)/python -m benchmarks.hub_image
 else
-	@echo 'benchmarks/hub_load.py skipped: the hub makes Unix accounts, run make bench as root'
+	@echo 'benchmarks/hub_load.py and hub_image.py skipped: they make Unix accounts and a Docker daemon, run make bench as root'
 endif
 
 # The chapter's model trained data-parallel by NPROC processes on this machine
