@@ -248,7 +248,7 @@ hub-env: $(HUB_PACKAGE) ## makes the hub's environment (HUB_ENV, default /opt/py
 # the teachers' walk through a term in HUB.md); Ctrl+C stops it and every
 # user's server, and keeps everyone's files
 hub: $(HUB_PACKAGE) ## starts the class's JupyterHub, as root (HUB.md)
-	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py
+	cd $(HUB_ENV) && $(HUB_ENV)/bin/jupyterhub -f $(CURDIR)/classroom/hub/jupyterhub_config.py
 
 # The servers' image for Zero to JupyterHub (classroom/hub/Dockerfile, HUB.md):
 # the learners' copy, a wheel of every pin and of the course's package, then

@@ -76,3 +76,12 @@ def test_the_contributors_map_names_every_top_level_entry_and_every_module():
     modules = {path for path in files if path.endswith('.py')
                and not re.fullmatch(r'tests/(test_\w+|wrong_answers/\w+)\.py', path)}
     assert not modules - named, f'CONTRIBUTING.md\'s map leaves out {sorted(modules - named)}'
+
+
+def test_every_file_the_makefile_names_exists():
+    # A command that runs a moved file fails only when someone types it
+    makefile = (COURSE_ROOT / 'Makefile').read_text()
+    named = re.findall(r'(?:\$\(CURDIR\)/)?((?:[\w-]+/)*[\w-]+\.(?:py|txt|json|toml|yaml|cfg))\b', makefile)
+    assert named
+    missing = sorted({path for path in named if not (COURSE_ROOT / path).exists()})
+    assert not missing, f'the Makefile names {missing}, which do not exist'

@@ -1,5 +1,5 @@
 """The class's grades as `nbgrader export` writes them for this course
-(grading_rules.py sets it as nbgrader's exporter): two CSV files.
+(rules.py sets it as nbgrader's exporter): two CSV files.
 
 - `grades.csv` (or the path given with `--to`): one row per student, the
   shape a learning platform's grade import reads (Moodle, Canvas: match the

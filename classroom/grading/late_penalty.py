@@ -7,8 +7,8 @@ none. A teacher changes the share in nbgrader_config.py:
 
 Due dates are nbgrader's own (the formgrader's Manage Assignments, or
 `nbgrader db assignment add NAME --duedate=...`); an assignment without one
-is never late. grading_rules.py makes nbgrader's autograde use this rule,
-and class_grades.py applies it again to the score when grades are exported,
+is never late. rules.py makes nbgrader's autograde use this rule,
+and export.py applies it again to the score when grades are exported,
 so that points given by hand after autograding lose the same share.
 """
 import math

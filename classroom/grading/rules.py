@@ -1,6 +1,6 @@
 """The course's grading rules, set once for nbgrader wherever it grades: the
 course's own nbgrader_config.py (`make release`, `make grade`) and the hub's
-(classroom/hub/nbgrader_config.py) both call apply(). `make check` (check_exercises.py)
+(classroom/hub/nbgrader_config.py) both call apply(). `make check` (classroom/check.py)
 runs its kernel with the same KERNEL_ARGUMENTS.
 
 - A cell that runs longer than CELL_TIMEOUT seconds is a learner's endless
@@ -19,7 +19,7 @@ runs its kernel with the same KERNEL_ARGUMENTS.
 - `nbgrader export` writes the class's grades: one row per student with
   names, e-mails, a column per assignment and the total, as a learning
   platform imports it, and the details per assignment beside it
-  (class_grades.py).
+  (export.py).
 """
 CELL_TIMEOUT = 120
 

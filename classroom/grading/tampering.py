@@ -8,7 +8,7 @@ tests, in every submission, edited or not: the one edit in a class drowns.
 Here a cell is compared with what the learners were given (the teacher's
 version without its hidden tests): only a cell the learner changed is
 reported, with the student's name; every locked cell is still put back.
-grading_rules.py puts this class in place of nbgrader's OverwriteCells.
+rules.py puts this class in place of nbgrader's OverwriteCells.
 """
 import nbformat
 from nbgrader.api import MissingEntry
