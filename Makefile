@@ -195,7 +195,7 @@ ifeq ($(shell id -u),0)
 	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python -m benchmarks.hub_load
 	$(BIN)/python -m benchmarks.hub_image
 else
-	@echo 'benchmarks/hub_load.py and hub_image.py skipped: they make Unix accounts and a Docker daemon, run make bench as root'
+	@echo 'benchmarks/hub_load.py and benchmarks/hub_image.py skipped: they make Unix accounts and a Docker daemon; run make bench as root'
 endif
 
 # The chapter's model trained data-parallel by NPROC processes on this machine
