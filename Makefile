@@ -37,7 +37,7 @@ TEST_HUB := $(HUB_PACKAGE)
 endif
 
 .PHONY: help setup lab notebook test lint run outputs check exercises solutions kernel-check student release roster due grade \
-	bench site tensorboard ddp publish hub hub-env hub-backup hub-restore
+	bench site tensorboard ddp publish hub hub-env hub-backup hub-restore hub-image
 
 # The first target: a bare `make` lists the commands, by who needs them (the
 # group is the first word after a target's ##)
@@ -210,15 +210,17 @@ publish: setup ## maintainers: writes the published address into the notebooks' 
 # for three models (build/bench_data_parallel.md). Then autograding with and
 # without its sandbox, side by side (build/bench_grading_sandbox.md). Then, as root only, a class of
 # 30 on the course's JupyterHub: start, spawn, memory, 30 hand-ins at once,
-# collect and autograde (build/bench_hub_load.md)
-bench: setup $(TEACHER_READY) $(TEST_HUB) ## learners: times data loading, data parallel, grading's sandbox (as root, the hub's load too); writes build/bench*.md
+# collect and autograde (build/bench_hub_load.md); and the Zero to JupyterHub
+# image built and a student's server run from it (build/bench_hub_image.md)
+bench: setup $(TEACHER_READY) $(TEST_HUB) ## learners: times data loading, data parallel, grading's sandbox (as root, the hub's load and image too); writes build/bench*.md
 	$(BIN)/python -m benchmarks.data_loading
 	$(BIN)/python -m benchmarks.data_parallel
 	$(BIN)/python -m benchmarks.grading_sandbox
 ifeq ($(shell id -u),0)
 	COURSE_HUB_ENV=$(HUB_ENV) $(BIN)/python -m benchmarks.hub_load
+	$(BIN)/python -m benchmarks.hub_image
 else
-	@echo 'benchmarks/hub_load.py skipped: the hub makes Unix accounts, run make bench as root'
+	@echo 'benchmarks/hub_load.py and benchmarks/hub_image.py skipped: they make Unix accounts and a Docker daemon; run make bench as root'
 endif
 
 # The chapter's model trained data-parallel by NPROC processes on this machine
@@ -292,3 +294,38 @@ hub-backup: $(HUB_PACKAGE) ## hub: writes a backup of the class's hub into BACKU
 
 hub-restore: $(HUB_PACKAGE) ## hub: restores a backup onto a fresh machine: make hub-restore BACKUP=... (as root)
 	$(HUB_ENV)/bin/python -m classroom.hub.backup restore '$(BACKUP)'
+
+# The servers' image for Zero to JupyterHub (classroom/hub/Dockerfile, HUB.md):
+# the learners' copy, a wheel of every pin and of the course's package, then
+# docker build from the clone's root. HUB_IMAGE_BASE: the image it starts
+# from; DOCKER, DOCKER_BUILD_FLAGS: the client and what it adds (e.g.
+# --network host where the daemon has no bridge)
+HUB_IMAGE ?= pytorch-course-singleuser:latest
+HUB_IMAGE_BASE ?= python:3.11-slim-bookworm
+DOCKER ?= docker
+DOCKER_BUILD_FLAGS ?=
+HUB_WHEELS := build/hub-image/wheels
+# Wheels for the image's Python, whatever this machine runs: CPython 3.11 on
+# x86-64 Linux with glibc up to 2.36 (the default base's and Debian 12's);
+# resolved for any 3.11 (Debian's is 3.11.2), and never a source package
+HUB_IMAGE_PYTHON := --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 \
+	--platform manylinux2014_x86_64 $(foreach minor,$(shell seq 17 36),--platform manylinux_2_$(minor)_x86_64)
+
+# Made again when a pin changes. PyTorch's CPU build first: the image installs
+# from these wheels alone, never from an index, where pip would find the CUDA build
+$(HUB_WHEELS)/.downloaded: requirements.txt requirements-teacher.txt classroom/hub/requirements.txt | $(PACKAGE_READY)
+	rm -rf $(HUB_WHEELS) && mkdir -p $(HUB_WHEELS)
+	$(BIN)/python -m pip download --disable-pip-version-check --no-deps $(HUB_IMAGE_PYTHON) -d $(HUB_WHEELS) \
+		$$(grep '^torch==' requirements.txt) --index-url https://download.pytorch.org/whl/cpu
+	# The servers need JupyterHub's pin (jupyterhub-singleuser), not the hub's authenticator
+	$(BIN)/python -m pip download --disable-pip-version-check $(HUB_IMAGE_PYTHON) -d $(HUB_WHEELS) \
+		--find-links $(HUB_WHEELS) -r requirements.txt -r requirements-teacher.txt \
+		$$(grep '^jupyterhub==' classroom/hub/requirements.txt)
+	touch $@
+
+hub-image: student $(HUB_WHEELS)/.downloaded ## hub: builds the servers' image for Zero to JupyterHub (HUB_IMAGE=name:tag; HUB.md)
+	# The course's package, built from a copy of it alone (as make hub-env does)
+	package=$$(mktemp -d) && cp -r pyproject.toml classroom $$package && \
+		$(BIN)/python -m pip wheel --disable-pip-version-check --no-deps -w $(HUB_WHEELS) $$package; \
+		status=$$?; rm -rf $$package; exit $$status
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) --build-arg BASE=$(HUB_IMAGE_BASE) -f classroom/hub/Dockerfile -t $(HUB_IMAGE) .
