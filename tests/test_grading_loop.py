@@ -266,26 +266,23 @@ def text_of(html_file):
     return html.unescape(re.sub(r'<[^>]+>', '', html_file.read_text()))
 
 
-def hidden_test_lines(notebook):
-    """The lines of the hidden tests that appear nowhere else in the notebook."""
-    hidden, shown = set(), set()
-    for cell in read(notebook).cells:
-        in_hidden = False
-        for line in cell.source.splitlines():
-            if 'BEGIN HIDDEN TESTS' in line:
-                in_hidden = True
-            elif 'END HIDDEN TESTS' in line:
-                in_hidden = False
-            elif line.strip():
-                (hidden if in_hidden else shown).add(line.strip())
-    return hidden - shown
+def hidden_test_lines(notebook, handed_in):
+    """The lines of the notebook's hidden tests that the feedback must not
+    show, as the feedback computes them (feedback.py): those that appear
+    nowhere else in the notebook, nor in the student's own hand-in
+    `handed_in` (a line they wrote or were shown is no secret to them)."""
+    from classroom.grading.feedback import hidden_test_lines as secret_lines
+
+    own = {line.strip() for cell in read(handed_in).cells for line in cell.source.splitlines()}
+    return secret_lines(read(notebook), 'BEGIN HIDDEN TESTS', 'END HIDDEN TESTS') - own
 
 
 @by_name
 def test_every_student_gets_feedback_without_the_hidden_tests(notebook, graded_course):
-    hidden = hidden_test_lines(notebook)
-    assert hidden
     for student in STUDENTS:
+        handed_in = graded_course / 'submitted' / student_id(student) / notebook.stem / notebook.name
+        hidden = hidden_test_lines(notebook, handed_in)
+        assert hidden
         feedback = graded_course / 'feedback' / student_id(student) / notebook.stem / f'{notebook.stem}.html'
         assert feedback.is_file(), f'no feedback for {student}'
         shown = text_of(feedback)

@@ -676,7 +676,9 @@ def test_the_student_fetches_feedback_without_the_hidden_tests(term):
     assert len(term['feedback']) == 1, term['feedback']
     shown = text_of(term['feedback'][0])
     assert 'the checks passed' in shown
-    hidden = hidden_test_lines(NOTEBOOK)
+    teaching = term['teacher'].home / 'teaching'
+    handed_in = teaching / 'submitted' / term['hub'].students['model'] / ASSIGNMENT / NOTEBOOK.name
+    hidden = hidden_test_lines(NOTEBOOK, handed_in)
     assert hidden and not hidden & {line.strip() for line in shown.splitlines()}
 
 
@@ -754,8 +756,8 @@ def test_a_students_code_under_the_teachers_autograde_reads_nothing_reaches_no_n
     assert not sorted(teaching.rglob(LEAKED_FILE))
     # Its hook printed every check's code, hidden tests included, as it ran
     feedback = teaching / 'feedback' / name / ASSIGNMENT / f'{ASSIGNMENT}.html'
-    hidden = hidden_test_lines(NOTEBOOK)
-    assert not hidden & {line.strip() for line in text_of(feedback).splitlines()}
+    hidden = hidden_test_lines(NOTEBOOK, teaching / 'submitted' / name / ASSIGNMENT / NOTEBOOK.name)
+    assert hidden and not hidden & {line.strip() for line in text_of(feedback).splitlines()}
 
 
 def test_a_student_cannot_block_the_release_by_making_the_course_folder_first(term):
