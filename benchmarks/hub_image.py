@@ -439,6 +439,11 @@ def main():
                                  f'{SERVERS_SETTINGS} should give {expected}')
         results['inside: nbgrader\'s settings'] = (f'{SERVERS_SETTINGS}: course {expected["course id"]}, cell timeout '
                                                    f'{expected["cell timeout"]} s, the course\'s rules')
+        # The sandbox the grading rules run each submission in
+        sandbox = server.execute('bwrap', '--version').strip()
+        if not sandbox.startswith('bubblewrap'):
+            raise AssertionError(f'bwrap --version in the image said {sandbox!r}')
+        results['inside: the grading sandbox'] = sandbox
         exercise = f'{HOME}/course/notebooks/exercises/{EXERCISES[0].name}'
         report = timed(results, 'inside: nbgrader validate of an unanswered exercise, s',
                        lambda: server.execute('nbgrader', 'validate', exercise))

@@ -23,7 +23,7 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from classroom.course import (
-    COURSE_ROOT, EXERCISES, copy_learner_files, execute, hidden_test_lines, is_check, learners_version, nbgrader_of,
+    COURSE_ROOT, EXERCISES, copy_learner_files, execute, hidden_line_numbers, is_check, learners_version, nbgrader_of,
     read,
 )
 from classroom.grading.rules import CELL_TIMEOUT, KERNEL_ARGUMENTS
@@ -76,7 +76,7 @@ def failure(cell):
         if output.output_type == 'error':
             # IPython's traceback names the cell's line that failed first
             line = CELL_LINE.search(ANSI_CODE.sub('', '\n'.join(output.traceback)))
-            in_hidden = bool(line) and int(line.group(1)) in hidden_test_lines(cell.source)
+            in_hidden = bool(line) and int(line.group(1)) in hidden_line_numbers(cell.source)
             if output.ename == 'NotImplementedError' and not output.evalue:
                 return 'NotImplementedError: the answer is still to be written', in_hidden
             return (f'{output.ename}: {output.evalue}' if output.evalue else output.ename), in_hidden

@@ -78,7 +78,7 @@ def is_check(cell):
     return cell['cell_type'] == 'code' and bool(meta.get('grade')) and not meta.get('solution')
 
 
-def hidden_test_lines(source):
+def hidden_line_numbers(source):
     """The numbers (from 1) of a check cell's lines inside its hidden tests,
     the lines of nbgrader's markers included."""
     numbers, hidden = set(), False

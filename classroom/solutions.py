@@ -12,14 +12,14 @@ import sys
 
 import nbformat
 
-from classroom.course import COURSE_ROOT, EXERCISES, hidden_test_lines, own_empty_folder
+from classroom.course import COURSE_ROOT, EXERCISES, hidden_line_numbers, own_empty_folder
 
 
 def without_hidden_tests(notebook):
     """`notebook` (an nbformat notebook, changed in place) with every line of
     its hidden tests removed, nbgrader's markers included."""
     for cell in notebook.cells:
-        hidden = hidden_test_lines(cell.source)
+        hidden = hidden_line_numbers(cell.source)
         if hidden:
             cell.source = '\n'.join(line for number, line in enumerate(cell.source.splitlines(), start=1)
                                     if number not in hidden)

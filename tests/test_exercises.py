@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from classroom.course import COURSE_ROOT, EXERCISES, hidden_test_lines, is_check, learners_version, nbgrader_of
+from classroom.course import COURSE_ROOT, EXERCISES, hidden_line_numbers, is_check, learners_version, nbgrader_of
 
 SOLUTION = ('### BEGIN SOLUTION', '### END SOLUTION')
 HIDDEN_TESTS = ('### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS')
@@ -129,7 +129,7 @@ def test_every_check_says_what_is_wrong(notebook):
     for cell in read(notebook)['cells']:
         if not is_check(cell):
             continue
-        hidden = hidden_test_lines(source_of(cell))
+        hidden = hidden_line_numbers(source_of(cell))
         for node in ast.walk(ast.parse(python_of(cell))):
             silent = (isinstance(node, ast.Assert) and node.msg is None) or (
                 isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)

@@ -66,7 +66,7 @@ def test_every_chapter_of_the_student_copy_gives_the_stored_outputs_on_other_ker
 
 @pytest.mark.parametrize('notebook', EXERCISES, ids=lambda path: path.name)
 def test_every_exercise_notebook_of_the_student_copy_runs_and_fails_every_check(notebook):
-    from classroom.check import failure, hidden_test_lines, report, run_graded, score
+    from classroom.check import failure, hidden_line_numbers, report, run_graded, score
 
     path = COURSE_ROOT / learners_version(notebook)
     before = path.read_bytes()
@@ -104,6 +104,6 @@ def test_every_exercise_notebook_of_the_student_copy_runs_and_fails_every_check(
     assert printed.startswith(f'{learners_version(notebook)}: 0 / {max_points:g}\n')
     hidden = {line.strip() for cell in teachers.cells if is_check(cell)
               for number, line in enumerate(cell.source.splitlines(), start=1)
-              if number in hidden_test_lines(cell.source) and line.strip()}
+              if number in hidden_line_numbers(cell.source) and line.strip()}
     shown = {line.strip() for line in printed.replace(': ', '\n').splitlines()}
     assert hidden and not hidden & shown, f'make check shows hidden tests: {sorted(hidden & shown)}'
