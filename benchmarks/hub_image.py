@@ -155,9 +155,13 @@ class PrivateDocker:
 
 
 def solution_lines():
-    """The lines of the model solutions and hidden tests (source/) that the
-    learners' copy does not hold, as a .py file and a notebook's JSON hold them."""
-    learners = '\n'.join(path.read_text(errors='replace') for path in STUDENT_COPY.rglob('*') if path.is_file())
+    """The lines of the model solutions and hidden tests (source/) that
+    neither the learners' copy nor the course's package (installed in every
+    server: a line of its code is nobody's secret, `rows =
+    list(csv.DictReader(file))` say) holds, as a .py file and a notebook's
+    JSON hold them."""
+    shipped = [*STUDENT_COPY.rglob('*'), *(COURSE_ROOT / 'classroom').rglob('*.py')]
+    learners = '\n'.join(path.read_text(errors='replace') for path in shipped if path.is_file())
     region = re.compile(r'### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1', re.S)
     lines = set()
     for exercise in EXERCISES:
