@@ -6,7 +6,9 @@ program's options, and reports a mistake once. Each run gets a folder of its
 own under runs/data_parallel/ (checkpoint and TensorBoard logs), named by its
 run id, locked until every process of the run has ended. Ctrl-C, SIGTERM and
 SIGHUP stop the run at the end of the epoch, after a checkpoint, and so does
-the end of make ddp itself, even by SIGKILL (classroom/tied_torchrun.py).
+the end of make ddp itself, even by SIGKILL (classroom/tied_torchrun.py); a
+signal ignored when make ddp starts stays ignored (nohup make ddp survives a
+logout).
 A failed attempt is started again, up to --max-restarts times, only when that
 can help: after a lost process, or when it saved a newer checkpoint; never
 after a configuration error. A stopped or failed run continues with --resume
@@ -279,12 +281,16 @@ class Stop:
     """Ctrl-C, SIGTERM and SIGHUP to make ddp while it trains. The first
     stops the run: make ddp closes its end of the attempt's pipe, and every
     process saves a checkpoint at the end of its epoch and ends. Later ones
-    only say that the run is stopping (no traceback, nothing lost)."""
+    only say that the run is stopping (no traceback, nothing lost). A signal
+    that make ddp was started ignoring stays ignored."""
 
     def __init__(self):
         self.signal = None
         self.pipe = None
-        self.previous = {number: signal.signal(number, self.stop) for number in STOP_SIGNALS}
+        # nohup ignores SIGHUP so that a logout does not stop the run, and a
+        # shell ignores SIGINT in a job it starts in the background
+        self.previous = {number: signal.signal(number, self.stop) for number in STOP_SIGNALS
+                         if signal.getsignal(number) != signal.SIG_IGN}
 
     def stop(self, number, frame=None):
         if self.signal is None:

@@ -332,6 +332,24 @@ def test_the_lock_of_a_launcher_that_has_ended_is_waited_for(tmp_path, capsys):
     assert f'(their make ddp, process {gone.stdout.strip()}, has ended): waiting for them' in capsys.readouterr().err
 
 
+def test_signals_that_make_ddp_starts_ignoring_do_not_stop_its_run():
+    # nohup make ddp &: a logout's SIGHUP, and the shell's Ctrl-C (SIGINT,
+    # ignored in a background job), must leave the run going; SIGTERM stops it
+    program = ('import os, signal\n'
+               'from classroom.ddp import Stop\n'
+               'stop = Stop()\n'
+               'for number in signal.SIGHUP, signal.SIGINT, signal.SIGTERM:\n'
+               '    os.kill(os.getpid(), number)\n'
+               '    print(stop.signal)\n'
+               'stop.restore()\n'
+               'print(signal.getsignal(signal.SIGHUP).name, signal.getsignal(signal.SIGINT).name)\n')
+    done = subprocess.run(['sh', '-c', 'nohup "$0" -c "$1" & wait', sys.executable, program], cwd=COURSE_ROOT,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ['None', 'None', str(int(signal.SIGTERM)), 'SIG_IGN SIG_IGN']
+    assert done.stderr.count('make ddp: stopping: every process saves a checkpoint') == 1, done.stderr
+
+
 def test_resume_continues_only_the_run_asked_for(tmp_path):
     def run_folder(resume):
         return ddp.run_folder(tmp_path, resume, 40, helpers.load_checkpoint)
