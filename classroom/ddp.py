@@ -40,11 +40,13 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def say(message):
-    """Prints one of make ddp's own lines on stderr; a terminal that is gone
-    (SIGHUP) does not stop make ddp from stopping the run."""
+    """Prints one of make ddp's own lines on stderr. Neither a terminal that
+    is gone (SIGHUP) nor a line said by a signal's handler while another is
+    being printed (a RuntimeError: reentrant call) stops make ddp from
+    stopping the run: the line is lost instead."""
     try:
         print(f'make ddp: {message}', file=sys.stderr, flush=True)
-    except OSError:
+    except (OSError, RuntimeError):
         pass
 
 
@@ -295,15 +297,19 @@ class Stop:
     def stop(self, number, frame=None):
         if self.signal is None:
             self.signal = number
-            say('stopping: every process saves a checkpoint at the end of its epoch, then ends')
+            # First: the run stops whatever becomes of the line said
             self.close_pipe()
+            say('stopping: every process saves a checkpoint at the end of its epoch, then ends')
         else:
             say('stopping already: the processes end after their epoch (torchrun kills them after 30 s)')
 
     def close_pipe(self):
-        if self.pipe is not None:
-            os.close(self.pipe)
-            self.pipe = None
+        """Closes make ddp's end of the attempt's pipe, once, though a signal's
+        handler may do so while train() is doing it."""
+        # A statement without a call: Python runs no signal handler inside it
+        pipe, self.pipe = self.pipe, None
+        if pipe is not None:
+            os.close(pipe)
 
     def restore(self):
         for number, handler in self.previous.items():

@@ -5,6 +5,7 @@ again, a launcher stopped by signals or killed, the run lock, signals while a
 checkpoint is being written (held open by tests/process_hooks), and the
 Slurm script's stop, requeue and resume with dropout."""
 import fcntl
+import io
 import os
 import re
 import signal
@@ -348,6 +349,59 @@ def test_signals_that_make_ddp_starts_ignoring_do_not_stop_its_run():
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ['None', 'None', str(int(signal.SIGTERM)), 'SIG_IGN SIG_IGN']
     assert done.stderr.count('make ddp: stopping: every process saves a checkpoint') == 1, done.stderr
+
+
+@pytest.fixture
+def stop():
+    """make ddp's handlers of the stop signals, in this process while a test runs."""
+    handlers = ddp.Stop()
+    yield handlers
+    handlers.restore()
+
+
+def test_a_stop_signal_between_any_two_lines_of_closing_the_pipe_closes_it_once(stop):
+    for when in range(100):
+        read_end, stop.pipe = os.pipe()
+        stop.signal = None
+        seen = []
+
+        def signal_arrives(frame, event, argument):
+            # The signal's handler runs before the `when`-th line of train's
+            # own call of close_pipe, as Python runs handlers between lines
+            if event == 'line' and len(seen) == when and not stop.signal:
+                stop.stop(signal.SIGTERM)
+            seen.append(event)
+            return signal_arrives
+
+        sys.settrace(lambda frame, event, argument: signal_arrives if frame.f_code is ddp.Stop.close_pipe.__code__
+                     and frame.f_back.f_code is not ddp.Stop.stop.__code__ else None)
+        try:
+            stop.close_pipe()
+        finally:
+            sys.settrace(None)
+        assert stop.pipe is None and os.read(read_end, 1) == b'', when
+        os.close(read_end)
+        if not stop.signal:
+            break
+    assert when > 1, 'the handler never ran inside close_pipe'
+
+
+def test_a_stop_signal_while_make_ddp_prints_a_line_still_stops_the_run(stop, monkeypatch):
+    class Terminal(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            # Ctrl-C while this line is being written out
+            if stop.signal is None:
+                stop.stop(signal.SIGINT)
+            return len(data)
+
+    monkeypatch.setattr(sys, 'stderr', io.TextIOWrapper(io.BufferedWriter(Terminal())))
+    read_end, stop.pipe = os.pipe()
+    ddp.say('run 20261201-061011-1f7b07 in runs/data_parallel/20261201-061011-1f7b07/')
+    assert stop.signal == signal.SIGINT and stop.pipe is None and os.read(read_end, 1) == b''
+    os.close(read_end)
 
 
 def test_resume_continues_only_the_run_asked_for(tmp_path):
