@@ -316,71 +316,77 @@ class Stop:
             signal.signal(number, handler)
 
 
-def train(nproc, run_dir, program_args, max_restarts, n_epochs, load_checkpoint, lock):
+def train(nproc, run_dir, program_args, max_restarts, n_epochs, load_checkpoint, lock, stop):
     """Runs torchrun until the run ends, starting it again after a failure
-    when that can help; returns the exit code."""
+    when that can help, and stopping it on `stop`'s signals; returns the exit
+    code."""
     environment = dict(os.environ)
     # One thread per process; a restarted group builds a fresh rendezvous
     # store instead of reusing the failed round's (benchmarks/README.md)
     environment.setdefault('OMP_NUM_THREADS', '1')
     environment.setdefault('TORCH_DISABLE_SHARE_RDZV_TCP_STORE', '1')
-    stop = Stop()
-    try:
-        restarts = 0
-        while stop.signal is None:
-            before = saved_epoch(run_dir, load_checkpoint)
-            reports = tempfile.mkdtemp(prefix='make-ddp-')
-            read_end, stop.pipe = os.pipe()
-            # Its own process group: a terminal's Ctrl-C reaches make ddp only,
-            # which stops the run as above, instead of every process at once
-            torchrun = subprocess.Popen(
-                [sys.executable, '-m', 'classroom.tied_torchrun', str(read_end),
-                 *torchrun_command(nproc, run_dir, program_args)],
-                cwd=COURSE_ROOT, env=dict(environment, DATA_PARALLEL_REPORTS=reports),
-                pass_fds=(read_end, lock.fileno()), process_group=0,
-            )
-            os.close(read_end)
-            if stop.signal is not None:
-                # Asked to stop while the attempt was being started
-                stop.close_pipe()
-            code = torchrun.wait()
+    restarts = 0
+    while stop.signal is None:
+        before = saved_epoch(run_dir, load_checkpoint)
+        reports = tempfile.mkdtemp(prefix='make-ddp-')
+        read_end, stop.pipe = os.pipe()
+        # Its own process group: a terminal's Ctrl-C reaches make ddp only,
+        # which stops the run as above, instead of every process at once
+        torchrun = subprocess.Popen(
+            [sys.executable, '-m', 'classroom.tied_torchrun', str(read_end),
+             *torchrun_command(nproc, run_dir, program_args)],
+            cwd=COURSE_ROOT, env=dict(environment, DATA_PARALLEL_REPORTS=reports),
+            pass_fds=(read_end, lock.fileno()), process_group=0,
+        )
+        os.close(read_end)
+        if stop.signal is not None:
+            # Asked to stop while the attempt was being started
             stop.close_pipe()
-            died_of = read_reports(reports)
-            shutil.rmtree(reports)
-            after = saved_epoch(run_dir, load_checkpoint)
-            finished = after is not None and after >= n_epochs
-            if stop.signal is not None:
-                say(f'stopped; {hint(run_dir.name, after, n_epochs)}')
-                return 0 if finished else 128 + stop.signal
-            if code == 0:
-                if finished:
-                    return 0
-                say(f'the run stopped on request (a signal to one of its processes); '
-                    f'{hint(run_dir.name, after, n_epochs)}')
-                return 1
-            again, message, code = after_a_failure(nproc, died_of, before, after, restarts, max_restarts,
-                                                   run_dir.name, n_epochs)
-            say(message)
-            if not again:
-                return code
-            restarts += 1
-        say(f'stopped before starting again; {hint(run_dir.name, saved_epoch(run_dir, load_checkpoint), n_epochs)}')
-        return 128 + stop.signal
-    finally:
-        stop.restore()
+        code = torchrun.wait()
+        stop.close_pipe()
+        died_of = read_reports(reports)
+        shutil.rmtree(reports)
+        after = saved_epoch(run_dir, load_checkpoint)
+        finished = after is not None and after >= n_epochs
+        if stop.signal is not None:
+            say(f'stopped; {hint(run_dir.name, after, n_epochs)}')
+            return 0 if finished else 128 + stop.signal
+        if code == 0:
+            if finished:
+                return 0
+            say(f'the run stopped on request (a signal to one of its processes); '
+                f'{hint(run_dir.name, after, n_epochs)}')
+            return 1
+        again, message, code = after_a_failure(nproc, died_of, before, after, restarts, max_restarts,
+                                               run_dir.name, n_epochs)
+        say(message)
+        if not again:
+            return code
+        restarts += 1
+    say(f'stopped before starting again; {hint(run_dir.name, saved_epoch(run_dir, load_checkpoint), n_epochs)}')
+    return 128 + stop.signal
 
 
 def main(argv=None):
-    """make ddp (course-ddp): returns the exit code."""
+    """make ddp (course-ddp): returns the exit code. While the run trains,
+    Ctrl-C stops it (Stop). Before, Ctrl-C ends make ddp (130); once the run
+    has ended, it stops nothing, and make ddp returns the run's exit code.
+    make ddp says which it was."""
+    # 'code': None from the run's start, then its exit code (None if an error ended it)
+    run = {}
     try:
-        return start(argv)
+        return start(argv, run)
     except KeyboardInterrupt:
-        say('interrupted before the run started')
-        return 130
+        if 'code' not in run:
+            say('interrupted before the run started')
+            return 130
+        say('interrupted after the run had ended: nothing was stopped')
+        return 130 if run['code'] is None else run['code']
 
 
-def start(argv):
-    """main's work: the checks, the run folder and its lock, then train."""
+def start(argv, run):
+    """main's work: the checks, the run folder and its lock, then train,
+    whose exit code it keeps in `run` before Stop's handlers are gone."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog='Other options go to ' + PROGRAM)
     parser.add_argument('--nproc', default='2', help='processes on this machine: a whole number, or auto')
     parser.add_argument('--resume', nargs='?', const='last', help='continue the last run, or the run with this id')
@@ -414,7 +420,14 @@ def start(argv):
         return 2
     with lock:
         say(f'run {run_dir.name} in {run_dir}/, {nproc} processes, device {device.type}')
-        return train(nproc, run_dir, program_args, args.max_restarts, options.n_epochs, load_checkpoint, lock)
+        stop = Stop()
+        run['code'] = None
+        try:
+            run['code'] = train(nproc, run_dir, program_args, args.max_restarts, options.n_epochs, load_checkpoint,
+                                lock, stop)
+        finally:
+            stop.restore()
+    return run['code']
 
 
 if __name__ == '__main__':

@@ -404,6 +404,30 @@ def test_a_stop_signal_while_make_ddp_prints_a_line_still_stops_the_run(stop, mo
     os.close(read_end)
 
 
+def test_a_ctrl_c_after_the_run_has_ended_says_so_and_keeps_its_exit_code(tmp_path, capsys, monkeypatch):
+    class Lock:
+        """The run's lock, over which a late Ctrl-C lands as make ddp ends."""
+        def __init__(self, run_dir):
+            self.file = open(run_dir / '.lock', 'a+')
+
+        def fileno(self):
+            return self.file.fileno()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exception):
+            self.file.close()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ddp, 'lock_run', Lock)
+    monkeypatch.setattr(ddp, 'train', lambda *arguments: 1)
+    assert ddp.main(['--nproc', '1', '--device', 'cpu', '--runs-folder', str(tmp_path)]) == 1
+    said = capsys.readouterr().err
+    assert 'make ddp: interrupted after the run had ended: nothing was stopped' in said, said
+    assert 'before the run started' not in said
+
+
 def test_resume_continues_only_the_run_asked_for(tmp_path):
     def run_folder(resume):
         return ddp.run_folder(tmp_path, resume, 40, helpers.load_checkpoint)
