@@ -37,6 +37,9 @@ RUNS_FOLDER = 'runs/data_parallel'
 RUN_ID = re.compile(r'\d{8}-\d{6}-[0-9a-f]{6}')
 # What stops a run on purpose: Ctrl-C, kill's default, a closed terminal
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# What a refusal to continue a run says would work: an order, not news that
+# a run is starting
+NEW_RUN = 'start a new run with make ddp, without RESUME'
 
 
 def say(message):
@@ -148,7 +151,7 @@ def run_folder(runs_folder, resume, n_epochs, load_checkpoint):
     runs = sorted(path for path in runs_folder.glob('*') if RUN_ID.fullmatch(path.name) and path.is_dir())
     if resume == 'last':
         if not runs:
-            raise ValueError(f'RESUME=1: {runs_folder}/ holds no run of make ddp to continue; make ddp starts one')
+            raise ValueError(f'RESUME=1: {runs_folder}/ holds no run of make ddp to continue; {NEW_RUN}')
         run_dir = runs[-1]
         reason = why_not_continued(run_dir, n_epochs, load_checkpoint)
         if reason is None:
@@ -156,7 +159,7 @@ def run_folder(runs_folder, resume, n_epochs, load_checkpoint):
             return run_dir
         older = [run for run in reversed(runs[:-1]) if why_not_continued(run, n_epochs, load_checkpoint) is None]
         other = f'; RESUME={older[0].name} would continue the run before it that can be' if older else ''
-        raise ValueError(f'RESUME=1: the last run, {run_dir.name}, {reason}; make ddp starts a new run{other}')
+        raise ValueError(f'RESUME=1: the last run, {run_dir.name}, {reason}; {NEW_RUN}{other}')
     run_dir = runs_folder / resume
     if not run_dir.is_dir():
         known = f': its runs are {", ".join(run.name for run in runs)}' if runs else ', which holds no run yet'
@@ -165,7 +168,7 @@ def run_folder(runs_folder, resume, n_epochs, load_checkpoint):
         raise ValueError(not_made_by_make_ddp(resume, run_dir, load_checkpoint))
     reason = why_not_continued(run_dir, n_epochs, load_checkpoint)
     if reason is not None:
-        raise ValueError(f'RESUME={resume}: run {resume} {reason}; make ddp starts a new run')
+        raise ValueError(f'RESUME={resume}: run {resume} {reason}; {NEW_RUN}')
     return run_dir
 
 
@@ -243,7 +246,7 @@ def hint(run_id, epoch, n_epochs):
     """How to continue the run from its checkpoint's `epoch` (None: there is
     none), said only when there is something to continue."""
     if epoch is None:
-        return 'it saved no checkpoint, so there is nothing to continue: make ddp starts a new run'
+        return f'it saved no checkpoint, so there is nothing to continue: {NEW_RUN}'
     if epoch >= n_epochs:
         return f'it had finished all {epoch} epochs'
     return f'continue it from its checkpoint of epoch {epoch} with make ddp RESUME={run_id}'

@@ -223,7 +223,8 @@ def test_a_program_error_before_a_new_checkpoint_is_reported_once_not_retried(tm
     assert code == 1, stderr[-3000:]
     assert stderr.count('make ddp: not started again: the program failed (rank 0: OSError: [Errno 28] No space left '
                         'on device') == 1
-    assert 'it saved no checkpoint, so there is nothing to continue: make ddp starts a new run' in stderr
+    assert ('it saved no checkpoint, so there is nothing to continue: start a new run with make ddp, without RESUME'
+            in stderr)
     assert 'starting it again' not in stderr and 'RESUME=' not in stderr
     # @record: torchrun's summary shows the worker's traceback
     assert 'OSError' in stderr and 'To enable traceback' not in stderr
@@ -432,21 +433,28 @@ def test_resume_continues_only_the_run_asked_for(tmp_path):
     def run_folder(resume):
         return ddp.run_folder(tmp_path, resume, 40, helpers.load_checkpoint)
 
+    with pytest.raises(ValueError, match=re.escape(f'RESUME=1: {tmp_path}/ holds no run of make ddp to continue; '
+                                                   'start a new run with make ddp, without RESUME')):
+        run_folder('last')
     for name, epoch in [('20261201-061011-1f7b07', 10), ('20261201-071500-a0b1c2', 40)]:
         helpers.save_checkpoint(tmp_path / name / 'checkpoint.pth', checkpoint_of(name, epoch))
     helpers.save_checkpoint(tmp_path / 'notebook_2' / 'checkpoint.pth', checkpoint_of('c10d-abc', 200))
     # The last run finished: nothing to continue, and no other run instead
     with pytest.raises(ValueError, match=re.escape(
-            'RESUME=1: the last run, 20261201-071500-a0b1c2, is finished: its checkpoint holds all 40 epochs; make '
-            'ddp starts a new run; RESUME=20261201-061011-1f7b07 would continue the run before it that can be')):
+            'RESUME=1: the last run, 20261201-071500-a0b1c2, is finished: its checkpoint holds all 40 epochs; start '
+            'a new run with make ddp, without RESUME; RESUME=20261201-061011-1f7b07 would continue the run before it '
+            'that can be')):
         run_folder('last')
     assert run_folder('20261201-061011-1f7b07') == tmp_path / '20261201-061011-1f7b07'
     # Started, and stopped before its first checkpoint: still the last run
     (tmp_path / '20261201-080000-ffffff').mkdir()
     with pytest.raises(ValueError, match='RESUME=1: the last run, 20261201-080000-ffffff, ended before its first '
-                                         'checkpoint: there is nothing to continue; make ddp starts a new run'):
+                                         'checkpoint: there is nothing to continue; start a new run with make ddp, '
+                                         'without RESUME'):
         run_folder('last')
-    with pytest.raises(ValueError, match='RESUME=20261201-071500-a0b1c2: run 20261201-071500-a0b1c2 is finished'):
+    with pytest.raises(ValueError, match='RESUME=20261201-071500-a0b1c2: run 20261201-071500-a0b1c2 is finished: '
+                                         'its checkpoint holds all 40 epochs; start a new run with make ddp, '
+                                         'without RESUME'):
         run_folder('20261201-071500-a0b1c2')
     with pytest.raises(ValueError, match='RESUME=nosuch: there is no run nosuch in .*: its runs are 20261201-061011'):
         run_folder('nosuch')
