@@ -32,8 +32,10 @@ from classroom.course import COURSE_ROOT
 
 PROGRAM = 'model_training/data_parallel.py'
 RUNS_FOLDER = 'runs/data_parallel'
-# The run ids that make ddp gives: its start, to the second, and 6 random
-# hex digits. Other folders beside them (the notebook's runs) are not its own
+# The run ids that make ddp gives: its start in UTC, to the second (in the
+# order of starts across a change of daylight saving time or time zone,
+# which RESUME=1's last run needs), and 6 random hex digits. Other folders
+# beside them (the notebook's runs) are not its own
 RUN_ID = re.compile(r'\d{8}-\d{6}-[0-9a-f]{6}')
 # What stops a run on purpose: Ctrl-C, kill's default, a closed terminal
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -138,13 +140,13 @@ def not_made_by_make_ddp(resume, run_dir, load_checkpoint):
 
 def run_folder(runs_folder, resume, n_epochs, load_checkpoint):
     """The folder of the run to start (`resume` None: a new one, named by a
-    new run id that sorts by time) or to continue (`resume` 'last', the last
+    new run id that sorts by its start, in UTC) or to continue (`resume` 'last', the last
     run make ddp started, or a run id). A run that cannot be continued is
     refused with a ValueError that says why and what would work: make ddp
     never continues another run than the one asked for."""
     runs_folder = Path(runs_folder)
     if resume is None:
-        return runs_folder / f'{time.strftime("%Y%m%d-%H%M%S")}-{uuid.uuid4().hex[:6]}'
+        return runs_folder / f'{time.strftime("%Y%m%d-%H%M%S", time.gmtime())}-{uuid.uuid4().hex[:6]}'
     if resume == '0':
         raise ValueError('RESUME=0: to start a new run, leave RESUME out (make ddp); RESUME=1 continues the last '
                          'run, RESUME=RUN_ID the run of that id')

@@ -4,6 +4,7 @@ options refused before any process starts, when a failed attempt is started
 again, a launcher stopped by signals or killed, the run lock, signals while a
 checkpoint is being written (held open by tests/process_hooks), and the
 Slurm script's stop, requeue and resume with dropout."""
+import calendar
 import fcntl
 import io
 import os
@@ -427,6 +428,22 @@ def test_a_ctrl_c_after_the_run_has_ended_says_so_and_keeps_its_exit_code(tmp_pa
     said = capsys.readouterr().err
     assert 'make ddp: interrupted after the run had ended: nothing was stopped' in said, said
     assert 'before the run started' not in said
+
+
+def test_a_new_run_id_is_its_start_in_utc_whatever_the_time_zone(tmp_path, monkeypatch):
+    # A learner 14 hours ahead of UTC (Kiribati): local ids would sort a run
+    # started after a move (or a change of daylight saving time) before one
+    # started earlier, and RESUME=1 would continue the wrong run
+    monkeypatch.setenv('TZ', 'UTC-14')
+    time.tzset()
+    try:
+        started = time.time()
+        name = ddp.run_folder(tmp_path, None, 40, helpers.load_checkpoint).name
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert ddp.RUN_ID.fullmatch(name)
+    assert abs(calendar.timegm(time.strptime(name[:15], '%Y%m%d-%H%M%S')) - started) < 60, name
 
 
 def test_resume_continues_only_the_run_asked_for(tmp_path):
