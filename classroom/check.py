@@ -68,8 +68,8 @@ def exercise_titles(notebook):
 
 def failure(cell):
     """Why an executed check cell scores 0, in words a learner may see (the
-    error's type and message, or the first line written to stderr), and
-    whether it failed in the hidden tests; None when it passed."""
+    error's type and message, or the first line not blank written to
+    stderr), and whether it failed in the hidden tests; None when it passed."""
     if cell.get('execution_count') is None:
         return 'did not run (a cell before it stopped the notebook)', False
     for output in cell.outputs:
@@ -80,10 +80,12 @@ def failure(cell):
             if output.ename == 'NotImplementedError' and not output.evalue:
                 return 'NotImplementedError: the answer is still to be written', in_hidden
             return (f'{output.ename}: {output.evalue}' if output.evalue else output.ename), in_hidden
-    for output in cell.outputs:
-        if output.output_type == 'stream' and output.name == 'stderr':
-            # Its first line only: a warning's second line quotes the code
-            return f'wrote to stderr, which fails a check: {output.text.strip().splitlines()[0]}', False
+    written = [output.text for output in cell.outputs if output.output_type == 'stream' and output.name == 'stderr']
+    if written:
+        # Its first line that is not blank only: a warning's second line
+        # quotes the code
+        first = next((line.strip() for line in ''.join(written).splitlines() if line.strip()), 'blank lines only')
+        return f'wrote to stderr, which fails a check: {first}', False
     return None
 
 

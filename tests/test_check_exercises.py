@@ -10,7 +10,7 @@ import re
 import nbformat
 import pytest
 
-from classroom.check import check, exercise_titles, graded_version, main, run_graded, score
+from classroom.check import check, exercise_titles, failure, graded_version, main, run_graded, score
 from classroom.course import COURSE_ROOT, EXERCISES, is_check, learners_version, nbgrader_of, read
 from tests.submissions import WARNING_ANSWERS, submission, wrong_answers
 
@@ -76,6 +76,17 @@ def test_a_right_answer_that_warns_scores_every_point(notebook, tmp_path):
     shown = [output.text for cell in graded.cells for output in cell.get('outputs', [])
              if output.output_type == 'stream']
     assert any('UserWarning' in text for text in shown), 'the answer did not warn: the test proves nothing'
+
+
+@pytest.mark.parametrize('written, why', [
+    (['\n'], 'blank lines only'),
+    (['\n', '  \n', 'UserWarning: lr is large\n', '  warnings.warn(message)\n'], 'UserWarning: lr is large'),
+])
+def test_a_check_that_writes_to_stderr_fails_with_its_first_line_that_is_not_blank(written, why):
+    # A check that wrote only a newline to stderr crashed make check
+    cell = nbformat.v4.new_code_cell('assert True', execution_count=1, outputs=[
+        nbformat.v4.new_output('stream', name='stderr', text=text) for text in written])
+    assert failure(cell) == (f'wrote to stderr, which fails a check: {why}', False)
 
 
 def test_a_notebook_that_is_not_an_exercise_or_not_readable_gets_one_clear_error(tmp_path, capsys):
