@@ -300,6 +300,7 @@ class Stop:
                          if signal.getsignal(number) != signal.SIG_IGN}
 
     def stop(self, number, frame=None):
+        """The handler of the stop signals: signal `number` stops the run."""
         if self.signal is None:
             self.signal = number
             # First: the run stops whatever becomes of the line said
@@ -317,6 +318,7 @@ class Stop:
             os.close(pipe)
 
     def restore(self):
+        """Gives the stop signals back the handlers they had before."""
         for number, handler in self.previous.items():
             signal.signal(number, handler)
 

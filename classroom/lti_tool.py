@@ -104,11 +104,16 @@ class Platform:
 
     @classmethod
     def read(cls, folder):
+        """The settings the hub wrote into the LTI folder `folder` when it
+        started (write): what grade passback sends to."""
         settings = json.loads((Path(folder) / PLATFORM_FILE).read_text())
         return cls(**{**settings, 'deployment_ids': tuple(settings['deployment_ids']),
                       'context_ids': tuple(settings.get('context_ids', ()))})
 
     def write(self, folder, group_id):
+        """Writes the settings into the LTI folder `folder` (PLATFORM_FILE),
+        readable by root and the group `group_id` (the teachers') alone, for
+        the teachers' tools that read them (read)."""
         write_private(Path(folder) / PLATFORM_FILE, json.dumps(asdict(self), indent=2) + '\n', group_id)
 
 

@@ -44,6 +44,11 @@ def stop_when_the_pipe_ends(read_end):
 
 
 def main(argv=None):
+    """Runs torchrun with the arguments after the pipe's read end (argv, or
+    the command line's: FD TORCHRUN_ARGUMENT...), stopping it when the pipe
+    ends; returns the exit code: 0 when torchrun ended well, 128 + the signal
+    that stopped it otherwise (torchrun's own failures raise, as under plain
+    torchrun)."""
     read_end, *torchrun_arguments = sys.argv[1:] if argv is None else argv
     threading.Thread(target=stop_when_the_pipe_ends, args=(int(read_end),), daemon=True).start()
     try:
