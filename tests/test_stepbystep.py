@@ -322,6 +322,23 @@ def test_to_keeps_the_optimizers_state_and_the_training_as_they_were():
     assert same(moved.optimizer.state_dict()['state'][0], staying.optimizer.state_dict()['state'][0])
 
 
+def test_to_moves_what_the_optimizer_keeps_for_each_parameter():
+    # To the meta device, which every machine has: a state left on the CPU
+    # shows. Module.to keeps the parameters (the optimizer's) between the CPU
+    # and a GPU, but gives the meta device new ones unless told to swap
+    sbs = adam_after_one_step()
+    swapping = torch.__future__.get_swap_module_params_on_conversion()
+    torch.__future__.set_swap_module_params_on_conversion(True)
+    try:
+        sbs.to('meta')
+    finally:
+        torch.__future__.set_swap_module_params_on_conversion(swapping)
+    assert sbs.device == torch.device('meta') and next(sbs.model.parameters()).device.type == 'meta'
+    kept = {(index, name): tensor.device.type for index, state in sbs.optimizer.state_dict()['state'].items()
+            for name, tensor in state.items() if name != 'step'}  # Adam counts its steps on the CPU
+    assert kept and set(kept.values()) == {'meta'}, kept
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='refusing a missing GPU needs a machine without one')
 def test_to_refuses_a_device_this_machine_lacks_and_stays_where_it_is():
     sbs = StepByStep(*chapter_model())
@@ -487,6 +504,21 @@ def test_add_graph_logs_the_graph_and_leaves_the_training_unchanged(workdir):
     next(iter(asked.train_loader))
     asked.train(5)
     assert not same(parameters(asked.model), parameters(plain.model))
+
+
+def test_add_graph_traces_in_eval_mode_and_gives_the_model_its_mode_back(workdir):
+    # SummaryWriter.add_graph traces in eval mode and puts the mode back
+    # (torch 2.13): in train mode, BatchNorm would fail on one point (and
+    # update its running averages), and dropout draw from the global stream
+    torch.manual_seed(42)
+    model = nn.Sequential(nn.Linear(1, 4), nn.BatchNorm1d(4), nn.Dropout(0.5), nn.Linear(4, 1))
+    sbs = StepByStep(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    sbs.set_loaders(DataLoader(TensorDataset(torch.arange(8.).view(-1, 1), torch.zeros(8, 1)), batch_size=4))
+    sbs.set_tensorboard('graph')
+    global_state, before = torch.get_rng_state(), parameters(model)
+    sbs.add_graph()
+    assert model.training, 'add_graph left the model in eval mode'
+    assert torch.equal(torch.get_rng_state(), global_state) and same(parameters(model), before)
 
 
 def test_add_graph_without_a_writer_says_what_is_missing():
