@@ -115,10 +115,13 @@ class StepByStep:
 
     def set_seed(self, seed=42):
         """Seeds the loaders' own random generators, so that the order of
-        the mini-batches depends on `seed` alone. Nothing global is reseeded."""
+        the mini-batches depends on `seed` alone (a loader that takes its
+        points in order has nothing to seed). Nothing global is reseeded."""
         if self.train_loader is None:
             raise RuntimeError('there are no loaders to seed: call set_loaders(train_loader, val_loader) first')
-        if None in self._generators(self.train_loader):
+        # shuffle=False: a sampler that takes the points in order, nothing to seed
+        in_order = type(self.train_loader.sampler) is torch.utils.data.SequentialSampler
+        if None in self._generators(self.train_loader) and not in_order:
             raise ValueError(
                 'train_loader has no random generator of its own: its order comes from PyTorch\'s global '
                 'stream, which a seed here would reset for the whole program. Build it with '

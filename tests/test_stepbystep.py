@@ -241,6 +241,21 @@ def test_set_seed_also_seeds_a_sampler_with_a_generator_of_its_own():
     assert torch.equal(sampler_generator.get_state(), torch.Generator().manual_seed(5).get_state())
 
 
+def test_a_loader_that_takes_its_points_in_order_has_nothing_to_seed():
+    # shuffle=False: its order is fixed, and a seed was refused as if it came
+    # from the global stream
+    data = TensorDataset(torch.arange(20.).view(-1, 1), torch.zeros(20, 1))
+    sbs = StepByStep(*chapter_model())
+    sbs.set_loaders(DataLoader(data, batch_size=4), DataLoader(data, batch_size=4, shuffle=True,
+                                                               generator=torch.Generator()))
+    global_state = torch.get_rng_state()
+    sbs.set_seed(5)
+    assert torch.equal(torch.get_rng_state(), global_state), 'the global stream was reseeded'
+    assert torch.equal(sbs.val_loader.generator.get_state(), torch.Generator().manual_seed(5).get_state())
+    sbs.train(2, seed=5)
+    assert sbs.total_epochs == 2
+
+
 @pytest.mark.parametrize('loader', ['global stream', 'sampler on the global stream'])
 def test_a_seed_is_refused_for_loaders_whose_order_comes_from_the_global_stream(loader):
     data = TensorDataset(torch.arange(20.).view(-1, 1), torch.zeros(20, 1))
