@@ -834,6 +834,10 @@ def test_zip_collect_reads_canvas_and_moodle_downloads(graded_course, tmp_path):
         f'{wrong["first_name"]} {wrong["last_name"]}_77_assignsubmission_file_/{notebook.name}': (
             content[wrong['id']], (2027, 1, 14, 8, 0, 0)),
         f'Nobody Known_78_assignsubmission_file_/{notebook.name}': (b'{}', (2027, 1, 14, 8, 0, 0)),
+        # An upload named as Moodle names another student's file, and newer
+        f'{wrong["first_name"]} {wrong["last_name"]}_77_assignsubmission_file_/'
+        f'{model["first_name"]} {model["last_name"]}_76_assignsubmission_file_{notebook.name}': (
+            b'{}', (2027, 1, 17, 8, 0, 0)),
     })
 
     collected = subprocess.run([sys.executable, '-m', 'nbgrader', 'zip_collect', notebook.stem],
@@ -853,6 +857,8 @@ def test_zip_collect_reads_canvas_and_moodle_downloads(graded_course, tmp_path):
     assert 'by the user id 9999, which no lms_user_id of the class list is' in collected.stderr
     assert "Moodle names its student 'Nobody Known', and no students of the class list have that name" in \
         collected.stderr
+    assert (f"Moodle names its student '{wrong['first_name']} {wrong['last_name']}', but the file's own name "
+            f"names '{model['first_name']} {model['last_name']}'") in collected.stderr
 
 
 def test_hand_ins_nbgrader_cannot_grade_are_named_and_those_that_would_stop_it_left_out(tmp_path, monkeypatch):
