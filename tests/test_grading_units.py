@@ -36,3 +36,28 @@ def test_a_download_is_the_student_s_the_platform_names(path, expected):
     assert (reason is None) == (student is not None)
     if student is None:
         assert "Moodle names its student 'Mal Lory', but the file's own name names 'Alice Jones'" in reason
+
+
+@pytest.mark.parametrize('nbgrader', ['x', None, 3])
+def test_a_hand_in_with_nbgrader_metadata_that_is_no_mapping_is_named_and_skipped(tmp_path, nbgrader):
+    """A notebook nbformat reads whose cell carries nbgrader metadata that
+    is no mapping is named, with the reason, like a notebook that cannot be
+    read, rather than stopping make grade for the whole class."""
+    import nbformat
+
+    from classroom.grading.hand_ins import prepare
+
+    (tmp_path / 'release' / 'assignment').mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / 'release' / 'assignment' / NOTEBOOK)
+    folder = tmp_path / 'submitted' / 'mal' / 'assignment'
+    folder.mkdir(parents=True)
+    handed_in = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1 + 1')])
+    handed_in.cells[0].metadata['nbgrader'] = nbgrader
+    nbformat.write(handed_in, folder / NOTEBOOK, version=nbformat.NO_CONVERT)
+
+    found = prepare(tmp_path)
+
+    assert found.skipped == {('mal', 'assignment'): (
+        f"{NOTEBOOK} is not a notebook that can be graded: a cell's nbgrader metadata is {nbgrader!r}, not the "
+        f"mapping the released notebook has (hand in the released notebook's cells again)")}
+    assert found.unsafe == set()
