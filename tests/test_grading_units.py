@@ -1,6 +1,8 @@
 """Units of classroom/grading tested alone, on files and gradebooks made in
 tmp_path, without a grading run (tests/test_grading_loop.py runs a term)."""
-from pathlib import PurePath
+import os
+import sys
+from pathlib import Path, PurePath
 
 import pytest
 
@@ -61,3 +63,63 @@ def test_a_hand_in_with_nbgrader_metadata_that_is_no_mapping_is_named_and_skippe
         f"{NOTEBOOK} is not a notebook that can be graded: a cell's nbgrader metadata is {nbgrader!r}, not the "
         f"mapping the released notebook has (hand in the released notebook's cells again)")}
     assert found.unsafe == set()
+
+
+def autograde_resubmission(tmp_path, monkeypatch, **hand_grades):
+    """Autogrades, with resubmissions.py's rule, a resubmission of one
+    notebook whose written answer `answer` changed since its last autograde,
+    beside a check `check`; `hand_grades` {cell: {field: value}} are given
+    before. Returns the gradebook's grades {cell: (manual_score,
+    extra_credit)} after, and the hand grades set aside."""
+    import csv
+
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from classroom.grading.records import GRADED_ANSWERS, digest, write_record
+    from classroom.grading.resubmissions import SET_ASIDE, SaveAutoGradesCheckingHandGrades
+
+    # nbgrader runs alembic, installed beside it, to create its database
+    monkeypatch.setenv('PATH', os.pathsep.join([str(Path(sys.executable).parent), os.environ['PATH']]))
+    db_url = f'sqlite:///{tmp_path / "gradebook.db"}'
+    with Gradebook(db_url) as gradebook:
+        gradebook.add_assignment('assignment')
+        gradebook.add_notebook('exercises', 'assignment')
+        gradebook.add_grade_cell('answer', 'exercises', 'assignment', max_score=2, cell_type='markdown')
+        gradebook.add_solution_cell('answer', 'exercises', 'assignment')
+        gradebook.add_grade_cell('check', 'exercises', 'assignment', max_score=1, cell_type='code')
+        gradebook.add_student('mal')
+        gradebook.add_submission('assignment', 'mal')
+        for cell, given in hand_grades.items():
+            grade = gradebook.find_grade(cell, 'exercises', 'assignment', 'mal')
+            for name, value in given.items():
+                setattr(grade, name, value)
+        gradebook.db.commit()
+    write_record(tmp_path / GRADED_ANSWERS, {'mal': {'assignment': {'exercises': {'answer': digest('before')}}}})
+    answer = nbformat.v4.new_markdown_cell('after', metadata={'nbgrader': {
+        'grade': True, 'solution': True, 'locked': False, 'grade_id': 'answer', 'points': 2, 'schema_version': 3}})
+    check = nbformat.v4.new_code_cell('assert True', metadata={'nbgrader': {
+        'grade': True, 'solution': False, 'locked': True, 'grade_id': 'check', 'points': 1, 'schema_version': 3}})
+    resources = {'nbgrader': {'notebook': 'exercises', 'assignment': 'assignment', 'student': 'mal',
+                              'db_url': db_url}}
+
+    SaveAutoGradesCheckingHandGrades().preprocess(nbformat.v4.new_notebook(cells=[answer, check]), resources)
+
+    with Gradebook(db_url) as gradebook:
+        grades = {cell: (grade.manual_score, grade.extra_credit) for cell in ('answer', 'check')
+                  for grade in [gradebook.find_grade(cell, 'exercises', 'assignment', 'mal')]}
+    if not (tmp_path / SET_ASIDE).is_file():
+        return grades, []
+    with open(tmp_path / SET_ASIDE, newline='', encoding='utf-8') as file:
+        return grades, [{key: row[key] for key in ('cell', 'manual_score', 'extra_credit', 'comment')}
+                        for row in csv.DictReader(file)]
+
+
+def test_a_hand_grade_overriding_a_check_is_set_aside_when_the_answers_change(tmp_path, monkeypatch):
+    """A check's result overridden by hand (a check has no comment in
+    nbgrader) is set aside when the student hands in changed answers,
+    rather than failing that submission's autograde every time."""
+    grades, set_aside = autograde_resubmission(tmp_path, monkeypatch, check={'manual_score': 0.5})
+
+    assert grades['check'] == (None, None)
+    assert set_aside == [{'cell': 'check', 'manual_score': '0.5', 'extra_credit': '', 'comment': ''}]

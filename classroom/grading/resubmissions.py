@@ -27,6 +27,7 @@ import datetime
 import re
 
 from nbgrader import utils
+from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import SaveAutoGrades
 
 from classroom.course import write_atomically
@@ -77,9 +78,12 @@ class SaveAutoGradesCheckingHandGrades(SaveAutoGrades):
         self.gradebook.db.commit()
 
     def set_aside(self, grade):
-        """Adds the hand grade and its comment to SET_ASIDE, removes the
-        comment from the gradebook, and says so."""
-        comment = self.gradebook.find_comment(grade.name, self.notebook_id, self.assignment_id, self.student_id)
+        """Adds the hand grade and its comment (none for a check's grade) to
+        SET_ASIDE, removes the comment from the gradebook, and says so."""
+        try:
+            comment = self.gradebook.find_comment(grade.name, self.notebook_id, self.assignment_id, self.student_id)
+        except MissingEntry:  # a check's grade: nbgrader keeps comments on answers only
+            comment = None
         path = beside_gradebook(self.db_url, SET_ASIDE)
         rows = []
         if path.is_file():
@@ -89,7 +93,7 @@ class SaveAutoGradesCheckingHandGrades(SaveAutoGrades):
             'set_aside': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
             'student_id': self.student_id, 'assignment': self.assignment_id, 'notebook': self.notebook_id,
             'cell': grade.name, 'manual_score': grade.manual_score, 'extra_credit': grade.extra_credit or '',
-            'comment': comment.manual_comment or '',
+            'comment': (comment.manual_comment if comment else None) or '',
         })
 
         def write(partial):
@@ -98,6 +102,7 @@ class SaveAutoGradesCheckingHandGrades(SaveAutoGrades):
                 writer.writeheader()
                 writer.writerows(rows)
         write_atomically(path, write)
-        comment.manual_comment = None
+        if comment is not None:
+            comment.manual_comment = None
         self.log.warning(SET_ASIDE_MESSAGE, self.student_id, grade.name, self.assignment_id, self.notebook_id,
                          grade.manual_score, path)
