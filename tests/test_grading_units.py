@@ -123,3 +123,12 @@ def test_a_hand_grade_overriding_a_check_is_set_aside_when_the_answers_change(tm
 
     assert grades['check'] == (None, None)
     assert set_aside == [{'cell': 'check', 'manual_score': '0.5', 'extra_credit': '', 'comment': ''}]
+
+
+def test_extra_credit_given_alone_is_set_aside_when_its_answer_changes(tmp_path, monkeypatch):
+    """Extra credit given by hand without a manual score is a hand grade
+    too: a changed answer does not keep it."""
+    grades, set_aside = autograde_resubmission(tmp_path, monkeypatch, answer={'extra_credit': 1.0})
+
+    assert grades['answer'] == (None, None)
+    assert set_aside == [{'cell': 'answer', 'manual_score': '', 'extra_credit': '1.0', 'comment': ''}]
