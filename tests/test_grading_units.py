@@ -132,3 +132,19 @@ def test_extra_credit_given_alone_is_set_aside_when_its_answer_changes(tmp_path,
 
     assert grades['answer'] == (None, None)
     assert set_aside == [{'cell': 'answer', 'manual_score': '', 'extra_credit': '1.0', 'comment': ''}]
+
+
+def test_a_failed_submission_in_a_course_folder_with_a_space_is_named(tmp_path):
+    """nbgrader's log of a submission it failed on names the submission's
+    whole path, spaces included; the report names its student and
+    assignment."""
+    from classroom.grading.report import failures
+
+    folder = tmp_path / 'Deep Learning 2027' / 'submitted' / 'mal' / 'assignment'
+    log = (f'[AutogradeApp | ERROR] There was an error processing assignment: {folder}\n'
+           '[AutogradeApp | ERROR] Traceback (most recent call last):\n'
+           '      raise ValueError("the kernel died")\n'
+           '    ValueError: the kernel died\n'
+           '[AutogradeApp | INFO] Autograding the next one\n')
+
+    assert failures(log) == {('mal', 'assignment'): 'ValueError: the kernel died'}

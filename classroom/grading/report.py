@@ -19,7 +19,7 @@ from classroom.grading.tampering import EDITED_REPORT, RESTORED_REPORT
 
 REPORT_NAME = 'grading-report.txt'
 # nbgrader's own words when one submission fails and the others go on
-FAILED = re.compile(r'There was an error processing assignment: (\S+)')
+FAILED = re.compile(r'There was an error processing assignment: (.+?)\s*$', re.MULTILINE)
 NEEDS = {'canvas.csv': 'no lms_user_id, sis_user_id or sis_login_id', 'moodle.csv': 'no e-mail'}
 
 
