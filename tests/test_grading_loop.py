@@ -757,13 +757,20 @@ def test_a_deleted_or_stripped_check_is_put_back_as_released_and_graded(graded_c
 
 
 def test_the_one_grade_function_gives_what_every_grade_file_shows(graded_course):
-    """grades.class_grades, for a passback to the platform: per student and
-    assignment, the final score, the maximum and the status, as the files."""
+    """grades.final_grades, for a passback to the platform: per student and
+    assignment, the final score, the maximum and the status, as the files,
+    with the late penalty the course's nbgrader_config.py sets."""
+    from nbgrader.api import Gradebook
+    from traitlets.config.loader import PyFileConfigLoader
+
     from classroom.grading.export import points as shown
-    from classroom.grading.grades import class_grades
+    from classroom.grading.grades import final_grades
+    from classroom.grading.late_penalty import LatePenaltyPerDay
 
     table = grade_table(graded_course)
-    grades = class_grades(graded_course)
+    config = PyFileConfigLoader('nbgrader_config.py', path=str(graded_course)).load_config()
+    with Gradebook(f'sqlite:///{graded_course / "gradebook.db"}') as gradebook:
+        grades = list(final_grades(gradebook, LatePenaltyPerDay(config=config).share_per_day, graded_course))
     assert len(grades) == len(table)
     for grade in grades:
         row = table[(grade.assignment, grade.student_id)]
