@@ -1,5 +1,6 @@
 """Units of classroom/grading tested alone, on files and gradebooks made in
 tmp_path, without a grading run (tests/test_grading_loop.py runs a term)."""
+import json
 import os
 import sys
 from pathlib import Path, PurePath
@@ -148,3 +149,28 @@ def test_a_failed_submission_in_a_course_folder_with_a_space_is_named(tmp_path):
            '[AutogradeApp | INFO] Autograding the next one\n')
 
     assert failures(log) == {('mal', 'assignment'): 'ValueError: the kernel died'}
+
+
+def test_no_output_of_any_kind_quotes_a_hidden_test_in_the_feedback():
+    """A student's code that displays a hidden test's line as SVG, as
+    JavaScript or as JSON (every kind of output the feedback shows) does not
+    get it into the feedback; image data in base64 is left as it is."""
+    import nbformat
+
+    from classroom.grading.feedback import HIDDEN_LINE, scrub_output
+
+    hidden = 'assert torch.allclose(model(x), expected_hidden_output)'
+    png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
+    output = nbformat.v4.new_output('display_data', data={
+        'image/svg+xml': f'<svg><text>\n{hidden}\n</text></svg>',
+        'application/javascript': f'console.log("x");\n{hidden}',
+        'application/json': {'quoted': [f'{hidden}'], 'nested': {'line': hidden}},
+        'image/png': png,
+    })
+
+    scrub_output(output, {hidden})
+
+    assert hidden not in json.dumps(output)
+    assert output.data['image/svg+xml'] == f'<svg><text>\n{HIDDEN_LINE}\n</text></svg>'
+    assert output.data['application/json'] == {'quoted': [HIDDEN_LINE], 'nested': {'line': HIDDEN_LINE}}
+    assert output.data['image/png'] == png
