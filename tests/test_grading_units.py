@@ -174,3 +174,52 @@ def test_no_output_of_any_kind_quotes_a_hidden_test_in_the_feedback():
     assert output.data['image/svg+xml'] == f'<svg><text>\n{HIDDEN_LINE}\n</text></svg>'
     assert output.data['application/json'] == {'quoted': [HIDDEN_LINE], 'nested': {'line': HIDDEN_LINE}}
     assert output.data['image/png'] == png
+
+
+FAILED_ON_ONE = (
+    '[AutogradeApp | ERROR] There was an error processing assignment: /course/submitted/mal/assignment\n'
+    '[AutogradeApp | ERROR] Traceback (most recent call last):\n'
+    '    ValueError: the kernel died\n'
+)
+NBGRADER_SUMMARY = (
+    "[AutogradeApp | ERROR] There was an error processing assignment 'assignment' for student 'mal'\n"
+    '[AutogradeApp | ERROR] Please see the the above traceback for details on the specific errors on the above '
+    'failures.\n'
+)
+CRASH = (
+    'Traceback (most recent call last):\n'
+    '  File "nbgrader/converters/base.py", line 409, in convert_notebooks\n'
+    'sqlalchemy.exc.OperationalError: database is locked\n'
+)
+
+
+@pytest.mark.parametrize('log, stopped', [
+    (FAILED_ON_ONE + NBGRADER_SUMMARY, False),
+    (FAILED_ON_ONE + CRASH, True),
+    (FAILED_ON_ONE + '[AutogradeApp | INFO] Autograding the next one\n' + CRASH, True),
+])
+def test_make_grade_says_the_run_stopped_when_nbgrader_crashed_after_a_failed_submission(monkeypatch, log, stopped):
+    """A whole nbgrader run that crashed after failing on one submission is
+    not taken for a run that failed on that one and went on to its end: only
+    a run that ends with nbgrader's summary of its failures is."""
+    import io
+    import subprocess
+
+    from classroom.grading import commands
+
+    class Process:
+        """nbgrader's process, as Popen gives it, exiting with status 1 after `log`."""
+        returncode = 1
+
+        def __init__(self, command, **options):
+            self.stderr = io.StringIO(log)
+
+        def wait(self):
+            return self.returncode
+
+    monkeypatch.setattr(commands.subprocess, 'Popen', Process)
+    if stopped:
+        with pytest.raises(subprocess.CalledProcessError):
+            commands.nbgrader('course', 'autograde', 'assignment', some_may_fail=True)
+    else:
+        assert commands.nbgrader('course', 'autograde', 'assignment', some_may_fail=True) == log
