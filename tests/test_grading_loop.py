@@ -757,13 +757,20 @@ def test_a_deleted_or_stripped_check_is_put_back_as_released_and_graded(graded_c
 
 
 def test_the_one_grade_function_gives_what_every_grade_file_shows(graded_course):
-    """grades.class_grades, for a passback to the platform: per student and
-    assignment, the final score, the maximum and the status, as the files."""
+    """grades.final_grades, for a passback to the platform: per student and
+    assignment, the final score, the maximum and the status, as the files,
+    with the late penalty the course's nbgrader_config.py sets."""
+    from nbgrader.api import Gradebook
+    from traitlets.config.loader import PyFileConfigLoader
+
     from classroom.grading.export import points as shown
-    from classroom.grading.grades import class_grades
+    from classroom.grading.grades import final_grades
+    from classroom.grading.late_penalty import LatePenaltyPerDay
 
     table = grade_table(graded_course)
-    grades = class_grades(graded_course)
+    config = PyFileConfigLoader('nbgrader_config.py', path=str(graded_course)).load_config()
+    with Gradebook(f'sqlite:///{graded_course / "gradebook.db"}') as gradebook:
+        grades = list(final_grades(gradebook, LatePenaltyPerDay(config=config).share_per_day, graded_course))
     assert len(grades) == len(table)
     for grade in grades:
         row = table[(grade.assignment, grade.student_id)]
@@ -834,6 +841,10 @@ def test_zip_collect_reads_canvas_and_moodle_downloads(graded_course, tmp_path):
         f'{wrong["first_name"]} {wrong["last_name"]}_77_assignsubmission_file_/{notebook.name}': (
             content[wrong['id']], (2027, 1, 14, 8, 0, 0)),
         f'Nobody Known_78_assignsubmission_file_/{notebook.name}': (b'{}', (2027, 1, 14, 8, 0, 0)),
+        # An upload named as Moodle names another student's file, and newer
+        f'{wrong["first_name"]} {wrong["last_name"]}_77_assignsubmission_file_/'
+        f'{model["first_name"]} {model["last_name"]}_76_assignsubmission_file_{notebook.name}': (
+            b'{}', (2027, 1, 17, 8, 0, 0)),
     })
 
     collected = subprocess.run([sys.executable, '-m', 'nbgrader', 'zip_collect', notebook.stem],
@@ -853,6 +864,8 @@ def test_zip_collect_reads_canvas_and_moodle_downloads(graded_course, tmp_path):
     assert 'by the user id 9999, which no lms_user_id of the class list is' in collected.stderr
     assert "Moodle names its student 'Nobody Known', and no students of the class list have that name" in \
         collected.stderr
+    assert (f"Moodle names its student '{wrong['first_name']} {wrong['last_name']}', but the file's own name "
+            f"names '{model['first_name']} {model['last_name']}'") in collected.stderr
 
 
 def test_hand_ins_nbgrader_cannot_grade_are_named_and_those_that_would_stop_it_left_out(tmp_path, monkeypatch):

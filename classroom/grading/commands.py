@@ -27,7 +27,9 @@ answer is unchanged: resubmissions.py), writes the feedback
 (feedback/<student>/<assignment>/, HTML, without the hidden tests) and the
 class's grade files: grades.csv, grades_by_assignment.csv, and lms/canvas.csv
 and lms/moodle.csv for the learning platforms (export.py). One submission
-that fails is reported and skipped; the others are graded. It ends with one
+that fails is reported and skipped; the others are graded; an nbgrader run
+that stops on the way (it does not end with its summary of the submissions
+it failed on) stops `grade`, saying so. It ends with one
 summary (report.py), saved as grading-report.txt. --assignment and --student
 grade one assignment, or one student's work, only; the grade files always
 cover the class.
@@ -47,7 +49,7 @@ from pathlib import Path
 from classroom.course import COURSE_ROOT, EXERCISES, write_atomically
 from classroom.grading.course_source import ReleaseStopped, repository_files, sync_source
 from classroom.grading.hand_ins import prepare
-from classroom.grading.report import FAILED, REPORT_NAME, failures, summary
+from classroom.grading.report import REPORT_NAME, failures, ran_to_its_end, summary
 from classroom.grading.roster import import_and_report
 
 DEFAULT_COURSE_FOLDER = COURSE_ROOT / 'build' / 'course'
@@ -65,7 +67,8 @@ def nbgrader(course_folder, *arguments, some_may_fail=False):
     """Runs one nbgrader command from the course's root (so that it reads
     nbgrader_config.py) on `course_folder` and returns its log; fails if
     nbgrader does, but, with `some_may_fail`, where it failed on some
-    submissions only and went on with the others."""
+    submissions only and went on with the others to its end
+    (report.ran_to_its_end)."""
     command = [
         sys.executable, '-m', 'nbgrader', *arguments,
         f'--CourseDirectory.root={Path(course_folder).resolve()}',
@@ -79,9 +82,10 @@ def nbgrader(course_folder, *arguments, some_may_fail=False):
     for line in process.stderr:
         sys.stderr.write(line)
         log.append(line)
-    if process.wait() and not (some_may_fail and FAILED.search(''.join(log))):
+    log = ''.join(log)
+    if process.wait() and not (some_may_fail and ran_to_its_end(log)):
         raise subprocess.CalledProcessError(process.returncode, command)
-    return ''.join(log)
+    return log
 
 
 def release(course_folder=DEFAULT_COURSE_FOLDER, course_config=True):
@@ -260,6 +264,10 @@ def main():
         sys.exit(str(stopped))
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f'{args.step}: {error}')
+    except subprocess.CalledProcessError as error:
+        sys.exit(f'{args.step}: `{" ".join(error.cmd[2:])}` stopped (exit status {error.returncode}) before its '
+                 f'end, and what it had not reached is not done: its log above says why; fix that and run '
+                 f'{args.step} again')
 
 
 if __name__ == '__main__':

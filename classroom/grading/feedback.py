@@ -167,20 +167,31 @@ def hidden_test_lines(notebook, begin, end):
 
 
 def scrub_output(output, hidden_lines):
-    """Replaces each line of an output (text, an error, any text data) that
-    quotes one of `hidden_lines`."""
-    def scrubbed(text):
-        return '\n'.join(HIDDEN_LINE if quotes_hidden_test(line, hidden_lines) else line
-                         for line in text.split('\n'))
+    """Replaces each line that quotes one of `hidden_lines` in every string
+    an output holds (text, an error, data of any kind: SVG, JavaScript, the
+    strings inside JSON) but base64-encoded image data, which holds no lines."""
+    def scrubbed(value):
+        if isinstance(value, str):
+            return '\n'.join(HIDDEN_LINE if quotes_hidden_test(line, hidden_lines) else line
+                             for line in value.split('\n'))
+        if isinstance(value, list):
+            return [scrubbed(item) for item in value]
+        if isinstance(value, dict):
+            return type(value)((scrubbed(key), scrubbed(item)) for key, item in value.items())
+        return value
 
-    if output.get('output_type') == 'stream':
-        output.text = scrubbed(output.text)
-    elif output.get('output_type') == 'error':
-        output.evalue = scrubbed(output.evalue)
-        output.traceback = [scrubbed(line) for line in output.traceback]
+    for key, value in output.items():
+        if key != 'data':
+            output[key] = scrubbed(value)
     for kind, value in output.get('data', {}).items():
-        if kind.startswith('text/') and isinstance(value, str):
+        if not is_base64_image(kind):
             output.data[kind] = scrubbed(value)
+
+
+def is_base64_image(kind):
+    """Whether an output's data of MIME type `kind` is an image nbformat
+    keeps in base64 (PNG, JPEG, GIF, ...; SVG is text)."""
+    return kind.startswith('image/') and kind != 'image/svg+xml'
 
 
 def quotes_hidden_test(line, hidden_lines):

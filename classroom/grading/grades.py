@@ -17,17 +17,16 @@ feedback computes it), the maximum, and the status:
 
 `waiting` says that hand grades are still due (a written answer not graded
 yet, or changed since its hand grade): the score counts what is graded so
-far and is not final until the teacher grades the rest. Use class_grades()
-from outside nbgrader, final_grades() inside it.
+far and is not final until the teacher grades the rest.
 """
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 
-from classroom.grading.late_penalty import LatePenaltyPerDay, notebook_penalty
+from classroom.grading.late_penalty import notebook_penalty
 
 MISSING, NOT_GRADED, BLANK, LATE, ON_TIME = 'missing', 'not graded', 'blank', 'late', 'on time'
 NO_RESPONSE = 'No response.'  # nbgrader's comment on an answer left as released
@@ -100,16 +99,3 @@ def final_grade(gradebook, assignment, student_id, share_per_day, course_folder=
     return FinalGrade(status=status, score=submission.score - lost, raw_score=submission.score, late_penalty=lost,
                       seconds_late=seconds_late, timestamp=submission.timestamp,
                       waiting=bool(submission.needs_manual_grade), **graded)
-
-
-def class_grades(course_folder, config=None):
-    """Every FinalGrade of an nbgrader course folder (its gradebook.db), the
-    late penalty's share taken from nbgrader's `config` (a traitlets Config;
-    by default, the course's rule): for a passback to the learning platform,
-    and whatever else reads grades outside nbgrader."""
-    database = Path(course_folder) / 'gradebook.db'
-    if not database.is_file():
-        raise ValueError(f'{course_folder} holds no gradebook.db: release and grade the assignments first')
-    share_per_day = LatePenaltyPerDay(config=config).share_per_day if config else LatePenaltyPerDay().share_per_day
-    with Gradebook(f'sqlite:///{database.resolve()}') as gradebook:
-        return list(final_grades(gradebook, share_per_day, course_folder))

@@ -9,8 +9,9 @@ one bad hand-in never stops the class's grading.
   released name, when the submission lacks a notebook of that name: the
   same file, renamed in its folder, and said so.
 - A submission nbgrader cannot grade is named, with the reason: a notebook
-  nbformat cannot read, nbgrader metadata of another version, no notebook of
-  the assignment, or an assignment that was never released. nbgrader fails
+  nbformat cannot read, nbgrader metadata that is no mapping or of another
+  version, no notebook of the assignment, or an assignment that was never
+  released. nbgrader fails
   on each of these alone and goes on with the others, but for the metadata
   of another version, which stops its whole run: those must be left out of
   it (HandIns.unsafe).
@@ -69,7 +70,14 @@ def unreadable(notebook):
         reason = f'{notebook.name} is not a notebook that can be read ({type(error).__name__}: {error})'
         return reason.split('\n')[0], False
     for cell in read.cells:
-        version = cell.get('metadata', {}).get('nbgrader', {}).get('schema_version', RELEASED_METADATA_VERSION)
+        metadata = cell.get('metadata', {})
+        nbgrader = metadata.get('nbgrader', {}) if isinstance(metadata, dict) else metadata
+        if not isinstance(nbgrader, dict):
+            # nbformat reads it; nbgrader fails on this submission alone
+            return (f'{notebook.name} is not a notebook that can be graded: a cell\'s nbgrader metadata is '
+                    f'{nbgrader!r}, not the mapping the released notebook has (hand in the released '
+                    f'notebook\'s cells again)'), False
+        version = nbgrader.get('schema_version', RELEASED_METADATA_VERSION)
         if version != RELEASED_METADATA_VERSION:
             return (f'{notebook.name} carries nbgrader metadata of version {version}, not the released '
                     f'{RELEASED_METADATA_VERSION} (its cells came from another nbgrader)'), True

@@ -20,6 +20,10 @@ timestamp.txt. rules.py makes it use:
     `<First Last>_<participant id>_assignsubmission_file_<file name>`, or a
     folder of that name holding the file; the full name is matched with the
     class list's first and last names, which must name one student only.
+    The student is read from the first part of the file's path under the
+    extracted folder that has Moodle's form, the part Moodle writes: a
+    student's own file name never decides who handed it in, and a file whose
+    own name names another student than its folder is skipped, and named.
   The notebook is the released one whose name the file's name contains
   (hand_ins.matching_notebook); the hand-in time, the time the file has in
   the archive, read as this machine's local time, as `unzip` reads it. A
@@ -79,7 +83,8 @@ class PlatformDownloadCollector(FileNameCollectorPlugin):
         class_list = read_class_list(coursedir.root)
         released = [notebook.name for notebook in Path(coursedir.format_path(
             coursedir.release_directory, '.', coursedir.assignment_id)).glob('*.ipynb')]
-        student_id, file_name, reason = self.student_and_file(path, class_list)
+        extracted = Path(self.parent._format_collect_path(self.parent.extracted_directory))
+        student_id, file_name, reason = self.student_and_file(path.relative_to(extracted), class_list)
         notebook = matching_notebook(file_name, released) if student_id else None
         if notebook is None:
             self.log.warning('Skipped %s: %s', submitted_file, reason or
@@ -91,15 +96,22 @@ class PlatformDownloadCollector(FileNameCollectorPlugin):
                 'timestamp': handed_in.strftime('%Y-%m-%d %H:%M:%S.%f UTC')}
 
     def student_and_file(self, path, class_list):
-        """(student id or None, the file's own name, why no student)."""
-        moodle = MOODLE_NAME.match(path.name) or MOODLE_NAME.match(path.parent.name)
+        """(student id or None, the file's own name, why no student) of a
+        file at `path`, relative to the extracted folder."""
+        matches = [MOODLE_NAME.match(part) for part in path.parts]
+        moodle = next(filter(None, matches), None)
         if moodle:
-            full_name = moodle.group('full_name').casefold()
+            full_name = moodle.group('full_name')
             named = [student_id for student_id, listed in class_list.items()
-                     if f'{listed["first_name"]} {listed["last_name"]}'.casefold() == full_name]
+                     if f'{listed["first_name"]} {listed["last_name"]}'.casefold() == full_name.casefold()]
             if len(named) != 1:
-                return None, path.name, (f'Moodle names its student {moodle.group("full_name")!r}, and '
+                return None, path.name, (f'Moodle names its student {full_name!r}, and '
                                          f'{len(named) or "no"} students of the class list have that name')
+            own = matches[-1]
+            if own not in (None, moodle) and own.group('full_name').casefold() != full_name.casefold():
+                return None, path.name, (f'Moodle names its student {full_name!r}, but the file\'s own name '
+                                         f'names {own.group("full_name")!r} (if it is theirs, copy it into '
+                                         f'their submitted/ folder by hand)')
             return named[0], moodle.group('file') or path.name, None
         canvas = CANVAS_NAME.match(path.name)
         if canvas:

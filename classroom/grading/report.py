@@ -19,7 +19,12 @@ from classroom.grading.tampering import EDITED_REPORT, RESTORED_REPORT
 
 REPORT_NAME = 'grading-report.txt'
 # nbgrader's own words when one submission fails and the others go on
-FAILED = re.compile(r'There was an error processing assignment: (\S+)')
+FAILED = re.compile(r'There was an error processing assignment: (.+?)\s*$', re.MULTILINE)
+# nbgrader's summary at the end of a run that failed on some submissions and
+# went on with the others: one line per submission, (assignment, student),
+# then the last line
+LISTED = re.compile(r"There was an error processing assignment '(.+)' for student '(.+)'\s*$", re.MULTILINE)
+LISTED_LAST = 'errors on the above failures.'
 NEEDS = {'canvas.csv': 'no lms_user_id, sis_user_id or sis_login_id', 'moodle.csv': 'no e-mail'}
 
 
@@ -41,6 +46,16 @@ def failures(log):
         folder = Path(failed.group(1))
         found[(folder.parent.name, folder.name)] = error
     return found
+
+
+def ran_to_its_end(log):
+    """Whether an nbgrader conversion (autograde, generate_feedback) that
+    exited with an error failed on some submissions only and went on with
+    the others to its end, from its log: it ends with its summary, which
+    lists every submission the log says it failed on. A run that stopped
+    on the way (a crash after a failed submission) has no summary."""
+    listed = {(student, assignment) for assignment, student in LISTED.findall(log)}
+    return LISTED_LAST in log and bool(listed) and set(failures(log)) <= listed
 
 
 def read_details(course_folder):

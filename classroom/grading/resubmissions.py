@@ -27,6 +27,7 @@ import datetime
 import re
 
 from nbgrader import utils
+from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import SaveAutoGrades
 
 from classroom.course import write_atomically
@@ -35,8 +36,8 @@ from classroom.grading.records import GRADED_ANSWERS, beside_gradebook, digest, 
 SET_ASIDE = 'set_aside_hand_grades.csv'
 SET_ASIDE_COLUMNS = ('set_aside', 'student_id', 'assignment', 'notebook', 'cell', 'manual_score', 'extra_credit',
                      'comment')
-SET_ASIDE_MESSAGE = ("%s's answer %s in %s/%s changed since its hand grade (%s points): the grade is set aside "
-                     "(kept in %s) and the answer waits for a hand grade")
+SET_ASIDE_MESSAGE = ("%s's answer %s in %s/%s changed since its hand grade (%s points, %s extra credit): the grade "
+                     "is set aside (kept in %s) and the answer waits for a hand grade")
 # The report read back from the log: (student, cell, assignment, notebook)
 SET_ASIDE_REPORT = re.compile(r"(\S+)'s answer (\S+) in ([^/\s]+)/(\S+) changed since its hand grade")
 
@@ -63,7 +64,9 @@ class SaveAutoGradesCheckingHandGrades(SaveAutoGrades):
     def _add_score(self, cell, resources):
         grade_id = cell.metadata['nbgrader']['grade_id']
         grade = self.gradebook.find_grade(grade_id, self.notebook_id, self.assignment_id, self.student_id)
-        hand_graded, was_waiting = grade.manual_score is not None, grade.needs_manual_grade
+        # Extra credit given alone is a hand grade too
+        hand_graded = grade.manual_score is not None or bool(grade.extra_credit)
+        was_waiting = grade.needs_manual_grade
         super()._add_score(cell, resources)
         if not hand_graded or self.graded_before is None:
             return
@@ -77,9 +80,12 @@ class SaveAutoGradesCheckingHandGrades(SaveAutoGrades):
         self.gradebook.db.commit()
 
     def set_aside(self, grade):
-        """Adds the hand grade and its comment to SET_ASIDE, removes the
-        comment from the gradebook, and says so."""
-        comment = self.gradebook.find_comment(grade.name, self.notebook_id, self.assignment_id, self.student_id)
+        """Adds the hand grade and its comment (none for a check's grade) to
+        SET_ASIDE, removes the comment from the gradebook, and says so."""
+        try:
+            comment = self.gradebook.find_comment(grade.name, self.notebook_id, self.assignment_id, self.student_id)
+        except MissingEntry:  # a check's grade: nbgrader keeps comments on answers only
+            comment = None
         path = beside_gradebook(self.db_url, SET_ASIDE)
         rows = []
         if path.is_file():
@@ -89,7 +95,7 @@ class SaveAutoGradesCheckingHandGrades(SaveAutoGrades):
             'set_aside': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
             'student_id': self.student_id, 'assignment': self.assignment_id, 'notebook': self.notebook_id,
             'cell': grade.name, 'manual_score': grade.manual_score, 'extra_credit': grade.extra_credit or '',
-            'comment': comment.manual_comment or '',
+            'comment': (comment.manual_comment if comment else None) or '',
         })
 
         def write(partial):
@@ -98,6 +104,7 @@ class SaveAutoGradesCheckingHandGrades(SaveAutoGrades):
                 writer.writeheader()
                 writer.writerows(rows)
         write_atomically(path, write)
-        comment.manual_comment = None
+        if comment is not None:
+            comment.manual_comment = None
         self.log.warning(SET_ASIDE_MESSAGE, self.student_id, grade.name, self.assignment_id, self.notebook_id,
-                         grade.manual_score, path)
+                         grade.manual_score, grade.extra_credit or 0, path)

@@ -29,8 +29,9 @@ there:
   (`make grade` by root, the tests), bwrap sets the sandbox up as root and the
   kernel runs as `nobody`.
 - Limits (SandboxedKernelManager's settings, below): the address space, CPU
-  time and largest file of each process, the processes and threads at once,
-  the size of /tmp, and the wall time of the whole kernel, on top of
+  time and largest file of each process, the processes and threads at once
+  (run as root: of every process of `nobody`, other kernels' too), the size
+  of /tmp, and the wall time of the whole kernel, on top of
   nbgrader's limit per cell (rules.py).
 
 rules.py makes SandboxedExecute nbgrader's autograding step, for `make
@@ -225,7 +226,9 @@ def sandbox_command(command, work, runtime, limits, environment):
         sandbox += ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID']
         inside += ['setpriv', f'--reuid={account.pw_uid}', f'--regid={account.pw_gid}', '--clear-groups',
                    '--inh-caps=-all']
-    # Set inside the user namespace: the count of processes is the sandbox's own
+    # RLIMIT_NPROC counts the processes of the account: in the sandbox's own
+    # user namespace (not root), the sandbox's; run as root, every process of
+    # `nobody` on the machine, other sandboxes' too
     inside += ['prlimit', f'--as={limits["memory_bytes"]}', f'--cpu={limits["cpu_seconds"]}',
                f'--nproc={limits["processes"]}', f'--fsize={limits["file_bytes"]}', '--core=0', '--']
     return [*sandbox, '--', *inside, *command]
