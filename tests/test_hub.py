@@ -371,6 +371,11 @@ def attack_before_the_restart(hub, facts, tokens):
     for link, target in (('requirements.txt', program), ('helpers.py', new), ('data_preparation', folder)):
         done = attacker.run('sh', '-c', f'rm -rf {course / link} && ln -s {target} {course / link}')
         assert done.returncode == 0, done.stderr
+    # Python code of their own, where the hub's copy of the course runs as them (from their home)
+    for module in ('classroom/__init__.py', 'classroom/hub/__init__.py', 'classroom/hub/home_copy.py'):
+        done = attacker.run('sh', '-c', 'mkdir -p "$(dirname "$0")" && printf %s "$1" > "$0"',
+                            str(attacker.home / module), RAN_AS_THE_HUBS_COPY)
+        assert done.returncode == 0, done.stderr
     done = attacker.run('fallocate', '-l', '250M', str(attacker.home / 'filler'))
     assert done.returncode == 0, done.stderr
     # Any web page may then call their server's API from the student's browser, and the formgrader is on
@@ -379,6 +384,10 @@ def attack_before_the_restart(hub, facts, tokens):
                                     f'"jpserver_extensions": {{"nbgrader.server_extensions.formgrader": true}}}}}}\' '
                                     f'> {settings}')
     assert done.returncode == 0, done.stderr
+
+
+# What the attacker's own classroom package does when imported: leaves a mark in their home
+RAN_AS_THE_HUBS_COPY = "import os, sys\nopen(os.path.expanduser('~/ran-as-the-hubs-copy'), 'a').write(repr(sys.argv))\n"
 
 
 def cgroup_limits(uid):
@@ -418,6 +427,8 @@ def attacker_starts_own_server(hub, facts, token):
     request(url, token, 'POST')
     hub.wait_ready(attacker.name)
     facts['root\'s files after'] = roots_files(*facts['root\'s files'])
+    marked = attacker.home / 'ran-as-the-hubs-copy'
+    facts['the hub ran the student\'s classroom package'] = marked.read_text() if marked.exists() else None
     facts['formgrader with own settings'] = request(f'{hub.url}/user/{attacker.name}/formgrader', token)[0]
     call = urllib.request.Request(f'{hub.url}/user/{attacker.name}/api/status', headers={
         'Authorization': f'token {token}', 'Origin': 'https://elsewhere.example'})
@@ -843,6 +854,15 @@ def test_the_hubs_copy_into_a_home_follows_no_students_symlink(term):
     the hub (the copy of the course ran): root's files are as they were."""
     assert term['root\'s files after'] == term['root\'s files before']
     assert term['root\'s files before'][2] is None
+
+
+def test_the_hubs_copy_into_a_home_runs_no_code_of_the_students(term):
+    """The attacker's own ~/classroom package (classroom/hub/home_copy.py
+    too), which Python run from the home imported before the real one,
+    outside the server's limits: their server started again through the hub
+    (the copy ran), and none of it ran."""
+    assert 'origins allowed with own settings' in term, 'the attacker\'s server did not start again'
+    assert term['the hub ran the student\'s classroom package'] is None
 
 
 def test_a_students_own_settings_do_not_configure_their_server(term):

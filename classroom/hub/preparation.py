@@ -261,15 +261,27 @@ def ensure_account(name, group):
     return account
 
 
-def as_account(account, *command):
+# How long a command run as a user before their server starts (as_account)
+# may take: it runs outside the server's limits, and the hub waits for it
+AS_ACCOUNT_TIMEOUT = 300
+
+
+def as_account(account, *command, timeout=AS_ACCOUNT_TIMEOUT):
     """Runs `command` as `account` (its own groups only, in its home), from
-    the servers' environment; returns its output, or fails with it."""
-    done = subprocess.run(
-        command, user=account.pw_uid, group=account.pw_gid,
-        extra_groups=os.getgrouplist(account.pw_name, account.pw_gid), umask=0o022, cwd=account.pw_dir,
-        env={'HOME': account.pw_dir, 'USER': account.pw_name, 'PATH': f'{Path(sys.executable).parent}:/usr/bin:/bin'},
-        capture_output=True, text=True,
-    )
+    the servers' environment; returns its output, or fails with it, or after
+    `timeout` seconds."""
+    try:
+        done = subprocess.run(
+            command, user=account.pw_uid, group=account.pw_gid,
+            extra_groups=os.getgrouplist(account.pw_name, account.pw_gid), umask=0o022, cwd=account.pw_dir,
+            env={'HOME': account.pw_dir, 'USER': account.pw_name,
+                 'PATH': f'{Path(sys.executable).parent}:/usr/bin:/bin'},
+            capture_output=True, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f'{" ".join(command)} as {account.pw_name} did not end within {timeout} s: stopped, and '
+                           f'their server not started; look for what in their home makes it hang, then start it '
+                           f'again') from None
     if done.returncode:
         raise RuntimeError(f'{" ".join(command)} as {account.pw_name} failed: {done.stderr or done.stdout}')
     return done.stdout
@@ -277,8 +289,11 @@ def as_account(account, *command):
 
 def copy_missing(source, target, account):
     """Copies every file of `source` that `target` (in `account`'s home)
-    lacks, as `account` itself (home_copy.py says why); returns the files copied."""
-    copied = as_account(account, sys.executable, '-m', 'classroom.hub.home_copy', str(source), str(target))
+    lacks, as `account` itself (home_copy.py says why); returns the files copied.
+    Python in isolated mode (-I): run from the home, it would otherwise import
+    a ~/classroom package, or a .pth file of ~/.local, that the user wrote,
+    before their server's limits apply."""
+    copied = as_account(account, sys.executable, '-I', '-m', 'classroom.hub.home_copy', str(source), str(target))
     return [Path(line) for line in copied.splitlines()]
 
 
