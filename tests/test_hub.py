@@ -258,12 +258,18 @@ def run_the_term(hub, facts, browser):
 def make_the_course_folder_first(hub):
     """A student whose account exists before the teacher's first start makes
     the course's folder in the exchange (nbgrader's release refused to use
-    one it does not own); returns that student's account."""
+    one it does not own), and, not empty, the folder it was once moved aside
+    to (a name made of the folder's owner and inode: root's rename failed);
+    returns that student's account and the name taken."""
     ensure_account(hub.students[ATTACKER], hub.group)
     attacker = hub.account(hub.students[ATTACKER])
     made = attacker.run('mkdir', '-p', str(hub.exchange / COURSE_ID / 'inbound'))
     assert made.returncode == 0, made.stderr
-    return attacker
+    course = (hub.exchange / COURSE_ID).stat()
+    taken = f'.{COURSE_ID}.refused-{course.st_uid}-{course.st_ino}'
+    made = attacker.run('mkdir', '-p', str(hub.exchange / taken / 'taken'))
+    assert made.returncode == 0, made.stderr
+    return attacker, taken
 
 
 def attacking(hub, teacher, answer):
@@ -776,9 +782,12 @@ def test_a_student_cannot_block_the_release_by_making_the_course_folder_first(te
     course = hub.exchange / COURSE_ID
     assert course.stat().st_uid == teacher.uid
     assert (course / 'inbound').stat().st_mode & 0o7777 == 0o3733
-    # The attacker's folder, moved aside (not followed, not removed)
-    [aside] = [path for path in hub.exchange.iterdir() if path.name.startswith(f'.{COURSE_ID}.refused-')]
-    assert aside.stat().st_uid == term['course folder made first'].uid
+    # The attacker's folder, moved aside (not followed, not removed), beside the name they took beforehand
+    attacker, taken = term['course folder made first']
+    [aside] = [path for path in hub.exchange.iterdir() if path.name.startswith(f'.{COURSE_ID}.refused-')
+               and path.name != taken]
+    assert aside.stat().st_uid == attacker.uid and (aside / 'inbound').is_dir()
+    assert (hub.exchange / taken / 'taken').is_dir()
 
 
 def test_a_student_hands_in_as_themselves_only(term):
