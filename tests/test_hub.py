@@ -193,7 +193,12 @@ def run_the_term(hub, facts, browser):
 
     # The teacher collects what is there; the model student then hands in
     # their answers, and the teacher collects again, with --update (HUB.md)
+    # A collect stopped half-way left a partial copy of the attacker's hand-in
+    partial = teacher.home / 'teaching' / 'submitted' / hub.students[ATTACKER] / f'{ASSIGNMENT}.partial'
+    done = teacher.run('mkdir', '-p', str(partial / 'left'))
+    assert done.returncode == 0, done.stderr
     button('collect')
+    facts['partial left'] = partial.exists()
     collected = [collected_timestamp(teacher, model)]
     submit_again(hub, hub.account(model), tokens['model'], NOTEBOOK, answered(STUDENTS['model']))
     began = time.monotonic()
@@ -815,6 +820,12 @@ def test_hand_ins_forged_in_the_exchange_are_refused_reported_and_never_collecte
     assert term['attacker collected'] == (own / 'timestamp.txt').read_text().strip()
 
 
+def test_a_collect_stopped_half_way_does_not_block_the_next(term):
+    """A partial copy of a hand-in left by a collect that stopped: the next collect takes the hand-in whole."""
+    assert not term['partial left']
+    assert term['attacker collected']
+
+
 def test_a_student_cannot_listen_to_anothers_kernel(term):
     """As the attacker, another student's kernel while it prints: its TCP
     ports found in /proc/net/tcp, its connection file and sockets found in
@@ -1000,6 +1011,57 @@ def test_a_backup_restored_on_a_fresh_machine_brings_back_every_hand_in_and_grad
         (LOGS / 'restore.json').write_text(json.dumps({'restore': round(restoring, 1)}))
     finally:
         subprocess.run(['userdel', '--remove', filler], capture_output=True)
+
+
+def a_hand_in(folder, written, files):
+    """A hand-in folder of root's (uid 0) in `folder`, named as nbgrader names
+    one handed in at `written` (a UTC datetime), holding `files` ({name: size});
+    returns its path."""
+    hand_in = folder / f'student+{ASSIGNMENT}+{utc_stamp(written)}+random'
+    hand_in.mkdir()
+    for name, size in files.items():
+        with open(hand_in / name, 'wb') as file:
+            file.truncate(size)
+    return hand_in
+
+
+def collected_by_do_copy(source, dest, max_file_size=100_000):
+    """What VerifiedCollect.do_copy does with the hand-in `source`: the refusals it noted."""
+    import logging
+    from types import SimpleNamespace
+
+    from classroom.hub.exchange import VerifiedCollect
+
+    collect = SimpleNamespace(refused=[], log=logging.getLogger('collect'),
+                              coursedir=SimpleNamespace(max_file_size=max_file_size))
+    VerifiedCollect.do_copy(collect, str(source), str(dest))
+    return collect.refused
+
+
+def test_a_collect_refuses_a_sparse_file_over_nbgraders_size_limit(tmp_path):
+    """A file that takes no disk (sparse), bigger than the class's
+    max_file_size (1 MB here; 100 MB by default), handed in: refused (never
+    read whole into memory), the other hand-ins collected."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    hand_in = a_hand_in(tmp_path, now, {'notebook.ipynb': 100, 'sparse': 2**30})
+    [refused] = collected_by_do_copy(hand_in, tmp_path / 'collected', max_file_size=1000)
+    assert 'more than the 1024000' in refused and not (tmp_path / 'collected').exists()
+    fine = a_hand_in(tmp_path, now - datetime.timedelta(seconds=1), {'notebook.ipynb': 100})
+    assert collected_by_do_copy(fine, tmp_path / 'collected') == []
+    assert (tmp_path / 'collected' / 'notebook.ipynb').stat().st_size == 100
+
+
+def test_a_collect_refuses_a_hand_in_rewritten_or_gone_and_goes_on(tmp_path):
+    """A hand-in whose files were written after the time it says (between
+    the check and the copy), and one its student removed meanwhile: each
+    refused, neither stops the collect."""
+    hand_in = a_hand_in(tmp_path, datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1),
+                        {'notebook.ipynb': 100})
+    [refused] = collected_by_do_copy(hand_in, tmp_path / 'collected')
+    assert 'after its hand-in' in refused and not (tmp_path / 'collected').exists()
+    shutil.rmtree(hand_in)
+    [refused] = collected_by_do_copy(hand_in, tmp_path / 'collected')
+    assert 'No such file' in refused
 
 
 def test_a_backup_never_replaces_another(tmp_path, monkeypatch):
