@@ -342,8 +342,9 @@ def attack_before_the_restart(hub, facts, tokens):
     """The attacker, while their server and the victim's run: another's
     kernel, the limits of their own server (tests/hub_attacks.py); then, for
     their server's next start, symlinks to root's files where the hub copies
-    the course, a home over the disk limit, and settings of their own that
-    turn the formgrader on."""
+    the course, a classroom package of their own where the copy runs, a home
+    over the disk limit, and settings of their own that turn the formgrader
+    on; for the backup, files that take no disk (sparse)."""
     attacker, victim = hub.account(hub.students[ATTACKER]), hub.account(hub.students[VICTIM])
     victims_kernel = start_kernel(hub, victim.name, tokens[VICTIM])
     own_kernel = start_kernel(hub, attacker.name, tokens[ATTACKER])
@@ -387,6 +388,11 @@ def attack_before_the_restart(hub, facts, tokens):
         done = attacker.run('sh', '-c', 'mkdir -p "$(dirname "$0")" && printf %s "$1" > "$0"',
                             str(attacker.home / module), RAN_AS_THE_HUBS_COPY)
         assert done.returncode == 0, done.stderr
+    # Files of SPARSE bytes that take no disk, in their home and in their backdated hand-in (refused anyway)
+    backdated = hub.exchange / COURSE_ID / 'inbound' / facts['exchange attacks']['forged']['backdated']
+    for sparse in (attacker.home / 'sparse', backdated / 'sparse'):
+        done = attacker.run('truncate', f'--size={SPARSE}', str(sparse))
+        assert done.returncode == 0, done.stderr
     done = attacker.run('fallocate', '-l', '250M', str(attacker.home / 'filler'))
     assert done.returncode == 0, done.stderr
     # Any web page may then call their server's API from the student's browser, and the formgrader is on
@@ -397,6 +403,8 @@ def attack_before_the_restart(hub, facts, tokens):
     assert done.returncode == 0, done.stderr
 
 
+# The size of the attacker's sparse files: what a backup would take without tar's --sparse
+SPARSE = 2**28
 # What the attacker's own classroom package does when imported: leaves a mark in their home
 RAN_AS_THE_HUBS_COPY = "import os, sys\nopen(os.path.expanduser('~/ran-as-the-hubs-copy'), 'a').write(repr(sys.argv))\n"
 
@@ -1011,6 +1019,13 @@ def test_a_backup_restored_on_a_fresh_machine_brings_back_every_hand_in_and_grad
         (LOGS / 'restore.json').write_text(json.dumps({'restore': round(restoring, 1)}))
     finally:
         subprocess.run(['userdel', '--remove', filler], capture_output=True)
+
+
+def test_a_students_sparse_files_take_no_room_in_the_backup(term):
+    """The attacker's files of SPARSE bytes that take no disk (in their home,
+    in the exchange): the backup stores their holes as holes."""
+    assert isinstance(term['backup'], Path), term['backup']
+    assert term['backup'].stat().st_size < SPARSE
 
 
 def a_hand_in(folder, written, files):
