@@ -155,6 +155,7 @@ def restore(backup, class_folder, group):
 
 
 def main(arguments=None):
+    """The command line (the module's docstring): `arguments`, or sys.argv's."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     commands = parser.add_subparsers(dest='command', required=True)
     commands.add_parser('create', help='writes a backup into FOLDER').add_argument('folder')
