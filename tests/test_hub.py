@@ -193,7 +193,12 @@ def run_the_term(hub, facts, browser):
 
     # The teacher collects what is there; the model student then hands in
     # their answers, and the teacher collects again, with --update (HUB.md)
+    # A collect stopped half-way left a partial copy of the attacker's hand-in
+    partial = teacher.home / 'teaching' / 'submitted' / hub.students[ATTACKER] / f'{ASSIGNMENT}.partial'
+    done = teacher.run('mkdir', '-p', str(partial / 'left'))
+    assert done.returncode == 0, done.stderr
     button('collect')
+    facts['partial left'] = partial.exists()
     collected = [collected_timestamp(teacher, model)]
     submit_again(hub, hub.account(model), tokens['model'], NOTEBOOK, answered(STUDENTS['model']))
     began = time.monotonic()
@@ -258,12 +263,18 @@ def run_the_term(hub, facts, browser):
 def make_the_course_folder_first(hub):
     """A student whose account exists before the teacher's first start makes
     the course's folder in the exchange (nbgrader's release refused to use
-    one it does not own); returns that student's account."""
+    one it does not own), and, not empty, the folder it was once moved aside
+    to (a name made of the folder's owner and inode: root's rename failed);
+    returns that student's account and the name taken."""
     ensure_account(hub.students[ATTACKER], hub.group)
     attacker = hub.account(hub.students[ATTACKER])
     made = attacker.run('mkdir', '-p', str(hub.exchange / COURSE_ID / 'inbound'))
     assert made.returncode == 0, made.stderr
-    return attacker
+    course = (hub.exchange / COURSE_ID).stat()
+    taken = f'.{COURSE_ID}.refused-{course.st_uid}-{course.st_ino}'
+    made = attacker.run('mkdir', '-p', str(hub.exchange / taken / 'taken'))
+    assert made.returncode == 0, made.stderr
+    return attacker, taken
 
 
 def attacking(hub, teacher, answer):
@@ -331,8 +342,9 @@ def attack_before_the_restart(hub, facts, tokens):
     """The attacker, while their server and the victim's run: another's
     kernel, the limits of their own server (tests/hub_attacks.py); then, for
     their server's next start, symlinks to root's files where the hub copies
-    the course, a home over the disk limit, and settings of their own that
-    turn the formgrader on."""
+    the course, a classroom package of their own where the copy runs, a home
+    over the disk limit, and settings of their own that turn the formgrader
+    on; for the backup, files that take no disk (sparse)."""
     attacker, victim = hub.account(hub.students[ATTACKER]), hub.account(hub.students[VICTIM])
     victims_kernel = start_kernel(hub, victim.name, tokens[VICTIM])
     own_kernel = start_kernel(hub, attacker.name, tokens[ATTACKER])
@@ -371,6 +383,16 @@ def attack_before_the_restart(hub, facts, tokens):
     for link, target in (('requirements.txt', program), ('helpers.py', new), ('data_preparation', folder)):
         done = attacker.run('sh', '-c', f'rm -rf {course / link} && ln -s {target} {course / link}')
         assert done.returncode == 0, done.stderr
+    # Python code of their own, where the hub's copy of the course runs as them (from their home)
+    for module in ('classroom/__init__.py', 'classroom/hub/__init__.py', 'classroom/hub/home_copy.py'):
+        done = attacker.run('sh', '-c', 'mkdir -p "$(dirname "$0")" && printf %s "$1" > "$0"',
+                            str(attacker.home / module), RAN_AS_THE_HUBS_COPY)
+        assert done.returncode == 0, done.stderr
+    # Files of SPARSE bytes that take no disk, in their home and in their backdated hand-in (refused anyway)
+    backdated = hub.exchange / COURSE_ID / 'inbound' / facts['exchange attacks']['forged']['backdated']
+    for sparse in (attacker.home / 'sparse', backdated / 'sparse'):
+        done = attacker.run('truncate', f'--size={SPARSE}', str(sparse))
+        assert done.returncode == 0, done.stderr
     done = attacker.run('fallocate', '-l', '250M', str(attacker.home / 'filler'))
     assert done.returncode == 0, done.stderr
     # Any web page may then call their server's API from the student's browser, and the formgrader is on
@@ -379,6 +401,12 @@ def attack_before_the_restart(hub, facts, tokens):
                                     f'"jpserver_extensions": {{"nbgrader.server_extensions.formgrader": true}}}}}}\' '
                                     f'> {settings}')
     assert done.returncode == 0, done.stderr
+
+
+# The size of the attacker's sparse files: what a backup would take without tar's --sparse
+SPARSE = 2**28
+# What the attacker's own classroom package does when imported: leaves a mark in their home
+RAN_AS_THE_HUBS_COPY = "import os, sys\nopen(os.path.expanduser('~/ran-as-the-hubs-copy'), 'a').write(repr(sys.argv))\n"
 
 
 def cgroup_limits(uid):
@@ -418,6 +446,8 @@ def attacker_starts_own_server(hub, facts, token):
     request(url, token, 'POST')
     hub.wait_ready(attacker.name)
     facts['root\'s files after'] = roots_files(*facts['root\'s files'])
+    marked = attacker.home / 'ran-as-the-hubs-copy'
+    facts['the hub ran the student\'s classroom package'] = marked.read_text() if marked.exists() else None
     facts['formgrader with own settings'] = request(f'{hub.url}/user/{attacker.name}/formgrader', token)[0]
     call = urllib.request.Request(f'{hub.url}/user/{attacker.name}/api/status', headers={
         'Authorization': f'token {token}', 'Origin': 'https://elsewhere.example'})
@@ -765,9 +795,12 @@ def test_a_student_cannot_block_the_release_by_making_the_course_folder_first(te
     course = hub.exchange / COURSE_ID
     assert course.stat().st_uid == teacher.uid
     assert (course / 'inbound').stat().st_mode & 0o7777 == 0o3733
-    # The attacker's folder, moved aside (not followed, not removed)
-    [aside] = [path for path in hub.exchange.iterdir() if path.name.startswith(f'.{COURSE_ID}.refused-')]
-    assert aside.stat().st_uid == term['course folder made first'].uid
+    # The attacker's folder, moved aside (not followed, not removed), beside the name they took beforehand
+    attacker, taken = term['course folder made first']
+    [aside] = [path for path in hub.exchange.iterdir() if path.name.startswith(f'.{COURSE_ID}.refused-')
+               and path.name != taken]
+    assert aside.stat().st_uid == attacker.uid and (aside / 'inbound').is_dir()
+    assert (hub.exchange / taken / 'taken').is_dir()
 
 
 def test_a_student_hands_in_as_themselves_only(term):
@@ -793,6 +826,12 @@ def test_hand_ins_forged_in_the_exchange_are_refused_reported_and_never_collecte
     [own] = [path for path in hub.exchange.glob(f'{COURSE_ID}/inbound/{attacker.name}+{ASSIGNMENT}+*')
              if path.name not in term['exchange attacks']['forged'].values()]
     assert term['attacker collected'] == (own / 'timestamp.txt').read_text().strip()
+
+
+def test_a_collect_stopped_half_way_does_not_block_the_next(term):
+    """A partial copy of a hand-in left by a collect that stopped: the next collect takes the hand-in whole."""
+    assert not term['partial left']
+    assert term['attacker collected']
 
 
 def test_a_student_cannot_listen_to_anothers_kernel(term):
@@ -843,6 +882,15 @@ def test_the_hubs_copy_into_a_home_follows_no_students_symlink(term):
     the hub (the copy of the course ran): root's files are as they were."""
     assert term['root\'s files after'] == term['root\'s files before']
     assert term['root\'s files before'][2] is None
+
+
+def test_the_hubs_copy_into_a_home_runs_no_code_of_the_students(term):
+    """The attacker's own ~/classroom package (classroom/hub/home_copy.py
+    too), which Python run from the home imported before the real one,
+    outside the server's limits: their server started again through the hub
+    (the copy ran), and none of it ran."""
+    assert 'origins allowed with own settings' in term, 'the attacker\'s server did not start again'
+    assert term['the hub ran the student\'s classroom package'] is None
 
 
 def test_a_students_own_settings_do_not_configure_their_server(term):
@@ -971,6 +1019,64 @@ def test_a_backup_restored_on_a_fresh_machine_brings_back_every_hand_in_and_grad
         (LOGS / 'restore.json').write_text(json.dumps({'restore': round(restoring, 1)}))
     finally:
         subprocess.run(['userdel', '--remove', filler], capture_output=True)
+
+
+def test_a_students_sparse_files_take_no_room_in_the_backup(term):
+    """The attacker's files of SPARSE bytes that take no disk (in their home,
+    in the exchange): the backup stores their holes as holes."""
+    assert isinstance(term['backup'], Path), term['backup']
+    assert term['backup'].stat().st_size < SPARSE
+
+
+def a_hand_in(folder, written, files):
+    """A hand-in folder of root's (uid 0) in `folder`, named as nbgrader names
+    one handed in at `written` (a UTC datetime), holding `files` ({name: size});
+    returns its path."""
+    hand_in = folder / f'student+{ASSIGNMENT}+{utc_stamp(written)}+random'
+    hand_in.mkdir()
+    for name, size in files.items():
+        with open(hand_in / name, 'wb') as file:
+            file.truncate(size)
+    return hand_in
+
+
+def collected_by_do_copy(source, dest, max_file_size=100_000):
+    """What VerifiedCollect.do_copy does with the hand-in `source`: the refusals it noted."""
+    import logging
+    from types import SimpleNamespace
+
+    from classroom.hub.exchange import VerifiedCollect
+
+    collect = SimpleNamespace(refused=[], log=logging.getLogger('collect'),
+                              coursedir=SimpleNamespace(max_file_size=max_file_size))
+    VerifiedCollect.do_copy(collect, str(source), str(dest))
+    return collect.refused
+
+
+def test_a_collect_refuses_a_sparse_file_over_nbgraders_size_limit(tmp_path):
+    """A file that takes no disk (sparse), bigger than the class's
+    max_file_size (1 MB here; 100 MB by default), handed in: refused (never
+    read whole into memory), the other hand-ins collected."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    hand_in = a_hand_in(tmp_path, now, {'notebook.ipynb': 100, 'sparse': 2**30})
+    [refused] = collected_by_do_copy(hand_in, tmp_path / 'collected', max_file_size=1000)
+    assert 'more than the 1024000' in refused and not (tmp_path / 'collected').exists()
+    fine = a_hand_in(tmp_path, now - datetime.timedelta(seconds=1), {'notebook.ipynb': 100})
+    assert collected_by_do_copy(fine, tmp_path / 'collected') == []
+    assert (tmp_path / 'collected' / 'notebook.ipynb').stat().st_size == 100
+
+
+def test_a_collect_refuses_a_hand_in_rewritten_or_gone_and_goes_on(tmp_path):
+    """A hand-in whose files were written after the time it says (between
+    the check and the copy), and one its student removed meanwhile: each
+    refused, neither stops the collect."""
+    hand_in = a_hand_in(tmp_path, datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1),
+                        {'notebook.ipynb': 100})
+    [refused] = collected_by_do_copy(hand_in, tmp_path / 'collected')
+    assert 'after its hand-in' in refused and not (tmp_path / 'collected').exists()
+    shutil.rmtree(hand_in)
+    [refused] = collected_by_do_copy(hand_in, tmp_path / 'collected')
+    assert 'No such file' in refused
 
 
 def test_a_backup_never_replaces_another(tmp_path, monkeypatch):

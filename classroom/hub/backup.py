@@ -59,7 +59,7 @@ def accounts_of(group):
 def home_archive(account, archive):
     """Writes `account`'s home into the tar file `archive`, read by the account itself."""
     with open(archive, 'wb') as out:
-        done = subprocess.run(['tar', '--create', '--file=-', '--directory', account.pw_dir, '.'],
+        done = subprocess.run(['tar', '--create', '--sparse', '--file=-', '--directory', account.pw_dir, '.'],
                               stdout=out, stderr=subprocess.PIPE, text=True, user=account.pw_uid,
                               group=account.pw_gid, extra_groups=[], cwd='/')
     if done.returncode:
@@ -85,7 +85,7 @@ def create(folder, class_folder, group):
         with sqlite3.connect(state / DATABASE) as source, sqlite3.connect(staging / STATE / DATABASE) as copy:
             source.backup(copy)
         (staging / STATE / COOKIE_SECRET).write_bytes((state / COOKIE_SECRET).read_bytes())
-        subprocess.run(['tar', '--create', f'--file={staging / "exchange.tar"}', '--directory',
+        subprocess.run(['tar', '--create', '--sparse', f'--file={staging / "exchange.tar"}', '--directory',
                         str(class_folder / EXCHANGE), '.'], check=True)
         partial = staging / 'backup.tar'
         with tarfile.open(partial, 'w') as archive:
@@ -155,6 +155,7 @@ def restore(backup, class_folder, group):
 
 
 def main(arguments=None):
+    """The command line (the module's docstring): `arguments`, or sys.argv's."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     commands = parser.add_subparsers(dest='command', required=True)
     commands.add_parser('create', help='writes a backup into FOLDER').add_argument('folder')

@@ -14,8 +14,11 @@ chooses, decide which hand-in counts and whether it was late. Here:
   wrote it (the owner of its folder and of every file in it, read without
   following a link), its name and timestamp.txt say the same time, that time
   is not in the future, and the files were not written later than it says
-  (their ctime, which no user can set back). Anything else is refused,
-  named in the teacher's log and in a list at the end, and never collected.
+  (their ctime, which no user can set back; checked again on each file as
+  it is copied), and no file is bigger than nbgrader's max_file_size (copied
+  a chunk at a time). Anything else is refused, named in the teacher's log
+  and in a list at the end, and never collected; a hand-in gone meanwhile
+  too, and the collect goes on.
 
 The inbound folder's sticky bit (preparation.py makes the course's folder
 in the exchange for the teacher, as root) keeps a student from renaming or
@@ -118,13 +121,17 @@ class VerifiedCollect(ExchangeCollect):
 
     def do_copy(self, src, dest, log=None):
         """Copies a verified hand-in without following a link, checking each
-        file's owner again as it is read: one changed since it was verified is
-        not collected."""
-        owner = os.lstat(src).st_uid
+        file's owner, size and time of writing again as it is read: one
+        changed since it was verified, gone, or over nbgrader's
+        max_file_size, is not collected."""
         partial = f'{dest}.partial'
+        # Left by a collect that stopped half-way: the copy starts again
+        shutil.rmtree(partial, ignore_errors=True)
         try:
-            copy_owned_tree(src, partial, owner)
-        except RefusedHandIn as why:
+            handed_in = parse_utc(os.path.basename(src).split('+')[2])
+            written_by = (handed_in + SUBMIT_TAKES_AT_MOST).replace(tzinfo=datetime.timezone.utc).timestamp()
+            copy_owned_tree(src, partial, os.lstat(src).st_uid, written_by, self.coursedir.max_file_size * 1024)
+        except (RefusedHandIn, OSError) as why:
             shutil.rmtree(partial, ignore_errors=True)
             self.refused.append(f'{os.path.basename(src)}: {why}')
             self.log.error('Refused, not collected: %s', self.refused[-1])
@@ -202,43 +209,102 @@ def checked(status, path, uid):
     return status
 
 
-def read_owned_file(path, uid, folder_fd=None):
-    """The bytes of the plain file `path` (a name in `folder_fd` if given) of
-    the account `uid`, opened without following a link; RefusedHandIn if it
-    is none, or changed while read."""
+def open_owned_file(path, uid, folder_fd=None, max_size=None):
+    """(a file object, its os.stat_result) of the plain file `path` (a name
+    in `folder_fd` if given) of the account `uid`, opened without following a
+    link; RefusedHandIn if it is none, or is bigger than `max_size` bytes."""
     try:
         descriptor = os.open(path, NO_LINK, dir_fd=folder_fd)
     except OSError as error:
         raise RefusedHandIn(f'{path} cannot be read as a plain file ({error.strerror})') from None
-    with os.fdopen(descriptor, 'rb') as file:
-        before = checked(os.fstat(descriptor), path, uid)
-        if not stat.S_ISREG(before.st_mode):
+    file = os.fdopen(descriptor, 'rb')
+    try:
+        status = checked(os.fstat(descriptor), path, uid)
+        if not stat.S_ISREG(status.st_mode):
             raise RefusedHandIn(f'{path} is not a plain file')
-        content = file.read()
-        if os.fstat(descriptor).st_ctime_ns != before.st_ctime_ns:
-            raise RefusedHandIn(f'{path} changed while it was collected')
+        if max_size is not None and status.st_size > max_size:
+            raise RefusedHandIn(too_big(path, status.st_size, max_size))
+    except BaseException:
+        file.close()
+        raise
+    return file, status
+
+
+def too_big(path, size, max_size):
+    """Why a file of `size` bytes at `path` is refused."""
+    return (f"{path} holds {size} bytes, more than the {max_size} a hand-in's file may hold "
+            f"(nbgrader's CourseDirectory.max_file_size)")
+
+
+def unchanged(file, before, path, written_by=None):
+    """RefusedHandIn if the file open as `file` changed since `before` (its
+    status when opened), or was written after `written_by` (a POSIX time)."""
+    after = os.fstat(file.fileno())
+    if after.st_ctime_ns != before.st_ctime_ns:
+        raise RefusedHandIn(f'{path} changed while it was collected')
+    if written_by is not None and after.st_ctime > written_by:
+        when = datetime.datetime.fromtimestamp(after.st_ctime, datetime.timezone.utc)
+        raise RefusedHandIn(f'{path} was written at {when:%Y-%m-%d %H:%M:%S} UTC, after its hand-in '
+                            f'(changed after handing in)')
+
+
+# timestamp.txt holds one time; anything bigger is not nbgrader's
+TIMESTAMP_AT_MOST = 1024
+
+
+def read_owned_file(path, uid, folder_fd=None):
+    """The bytes of the small plain file `path` (a name in `folder_fd` if
+    given) of the account `uid`, opened without following a link;
+    RefusedHandIn if it is none, bigger than TIMESTAMP_AT_MOST, or changed
+    while read."""
+    file, before = open_owned_file(path, uid, folder_fd, TIMESTAMP_AT_MOST)
+    with file:
+        content = file.read(TIMESTAMP_AT_MOST + 1)
+        if len(content) > TIMESTAMP_AT_MOST:
+            raise RefusedHandIn(too_big(path, len(content), TIMESTAMP_AT_MOST))
+        unchanged(file, before, path)
     return content
 
 
-def copy_owned_tree(source, target, uid, source_fd=None):
+# Files are copied a chunk at a time: a hand-in's size never sits in memory
+CHUNK = 1 << 20
+
+
+def copy_owned_file(name, target, uid, folder_fd, written_by, max_size):
+    """Copies the plain file `name` in the folder open as `folder_fd` into the
+    new file `target`, a chunk at a time, as open_owned_file and unchanged
+    check it; RefusedHandIn if it grows past `max_size` bytes while read."""
+    file, before = open_owned_file(name, uid, folder_fd, max_size)
+    with file, open(target, 'xb') as copy:
+        copied = 0
+        while chunk := file.read(CHUNK):
+            copied += len(chunk)
+            if copied > max_size:
+                raise RefusedHandIn(too_big(name, copied, max_size))
+            copy.write(chunk)
+        unchanged(file, before, name, written_by)
+
+
+def copy_owned_tree(source, target, uid, written_by, max_size, source_fd=None):
     """Copies the folder `source` (a name in `source_fd` if given) into
     `target`, a new folder, reading every folder and file through a
     descriptor opened without following links and checking it is the
-    account `uid`'s."""
+    account `uid`'s, written no later than `written_by` (a POSIX time) and,
+    for a file, no bigger than `max_size` bytes; else RefusedHandIn."""
     try:
         descriptor = os.open(source, NO_LINK | os.O_DIRECTORY, dir_fd=source_fd)
     except OSError as error:
         raise RefusedHandIn(f'{source} cannot be read as a folder ({error.strerror})') from None
     try:
-        checked(os.fstat(descriptor), source, uid)
+        status = checked(os.fstat(descriptor), source, uid)
+        if status.st_ctime > written_by:
+            raise RefusedHandIn(f'{source} was changed after its hand-in')
         os.mkdir(target)
         for entry in os.scandir(descriptor):
             inside = os.path.join(target, entry.name)
             if entry.is_dir(follow_symlinks=False):
-                copy_owned_tree(entry.name, inside, uid, source_fd=descriptor)
+                copy_owned_tree(entry.name, inside, uid, written_by, max_size, source_fd=descriptor)
             else:
-                content = read_owned_file(entry.name, uid, folder_fd=descriptor)
-                with open(inside, 'xb') as copy:
-                    copy.write(content)
+                copy_owned_file(entry.name, inside, uid, descriptor, written_by, max_size)
     finally:
         os.close(descriptor)

@@ -39,6 +39,7 @@ class ToolKeysHandler(BaseHandler):
     signed token requests with."""
 
     def get(self):
+        """Answers with the tool's public key, as a JWKS of one key."""
         self.set_header('Content-Type', 'application/json')
         self.write(json.dumps({'keys': [self.authenticator.tool_jwk]}))
 

@@ -24,6 +24,7 @@ import grp
 import json
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import subprocess
@@ -169,31 +170,44 @@ OUTBOUND_MODE = 0o755
 INBOUND_MODE = 0o3733
 
 
+# How many times open_course_exchange moves aside a folder a student makes
+# again as fast as it is moved, before it gives up
+MOVES_ASIDE = 5
+
+
 def open_course_exchange(exchange, course_id, teacher, teachers):
     """The course's folder in the exchange (`exchange`/`course_id`), made for
     the account `teacher` with its outbound and inbound folders, so that no
     student can make it first and block the teachers' release. One made by an
     account outside `teachers` (names), or a link, is moved aside (to a
-    hidden name beside it, reported), never followed. Root works through
-    descriptors opened without following links, in the exchange root, which
-    is root's (sticky: no user can move what root made)."""
+    hidden name beside it that nobody can guess beforehand, reported), never
+    followed. Root works through descriptors opened without following links,
+    in the exchange root, which is root's (sticky: no user can move what root
+    made)."""
     account = pwd.getpwnam(teacher)
     teacher_ids = {entry.pw_uid for entry in pwd.getpwall() if entry.pw_name in set(teachers)}
     root = os.open(exchange, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        try:
-            found = os.stat(course_id, dir_fd=root, follow_symlinks=False)
-        except FileNotFoundError:
-            found = None
-        if found is not None and not (stat.S_ISDIR(found.st_mode) and found.st_uid in teacher_ids):
-            aside = f'.{course_id}.refused-{found.st_uid}-{found.st_ino}'
-            os.rename(course_id, aside, src_dir_fd=root, dst_dir_fd=root)
-            print(f'{Path(exchange) / course_id} was made by user id {found.st_uid}, not by a teacher: moved '
-                  f'aside to {Path(exchange) / aside}, and made again for {teacher}', flush=True)
-            found = None
-        if found is not None and found.st_uid != account.pw_uid:
-            return  # another teacher's: nbgrader's release wants one owner
-        course = _owned_folder(root, course_id, account, COURSE_EXCHANGE_MODE, make=found is None)
+        # A student may make the folder again between its move and root's mkdir: tried again, a few times
+        for _ in range(MOVES_ASIDE):
+            try:
+                found = os.stat(course_id, dir_fd=root, follow_symlinks=False)
+            except FileNotFoundError:
+                found = None
+            if found is not None and not (stat.S_ISDIR(found.st_mode) and found.st_uid in teacher_ids):
+                _move_aside(exchange, root, course_id, found, teacher)
+                found = None
+            if found is not None and found.st_uid != account.pw_uid:
+                return  # another teacher's: nbgrader's release wants one owner
+            try:
+                course = _owned_folder(root, course_id, account, COURSE_EXCHANGE_MODE, make=found is None)
+            except FileExistsError:
+                continue
+            break
+        else:
+            raise PermissionError(f'{Path(exchange) / course_id} was made again by another user each time it was '
+                                  f'moved aside ({MOVES_ASIDE} times): look at who makes it (ls -la {exchange}), '
+                                  f'then start the server of {teacher} again')
         try:
             for name, mode in (('outbound', OUTBOUND_MODE), ('inbound', INBOUND_MODE)):
                 os.close(_owned_folder(course, name, account, mode))
@@ -201,6 +215,23 @@ def open_course_exchange(exchange, course_id, teacher, teachers):
             os.close(course)
     finally:
         os.close(root)
+
+
+def _move_aside(exchange, root, course_id, found, teacher):
+    """Moves `course_id` (a name in the folder open as `root`, whose status is
+    `found`) aside to a hidden name of its own nobody could make beforehand
+    (random), and says so."""
+    aside = f'.{course_id}.refused-{found.st_uid}-{secrets.token_hex(8)}'
+    try:
+        os.rename(course_id, aside, src_dir_fd=root, dst_dir_fd=root)
+    except FileNotFoundError:
+        return  # gone meanwhile: made again below
+    except OSError as error:
+        raise PermissionError(f'{Path(exchange) / course_id} was made by user id {found.st_uid}, not by a teacher, '
+                              f'and could not be moved aside ({error.strerror}): remove it (as root), then start the '
+                              f'server of {teacher} again') from None
+    print(f'{Path(exchange) / course_id} was made by user id {found.st_uid}, not by a teacher: moved '
+          f'aside to {Path(exchange) / aside}, and made again for {teacher}', flush=True)
 
 
 def _owned_folder(parent, name, account, mode, make=None):
@@ -261,15 +292,27 @@ def ensure_account(name, group):
     return account
 
 
-def as_account(account, *command):
+# How long a command run as a user before their server starts (as_account)
+# may take: it runs outside the server's limits, and the hub waits for it
+AS_ACCOUNT_TIMEOUT = 300
+
+
+def as_account(account, *command, timeout=AS_ACCOUNT_TIMEOUT):
     """Runs `command` as `account` (its own groups only, in its home), from
-    the servers' environment; returns its output, or fails with it."""
-    done = subprocess.run(
-        command, user=account.pw_uid, group=account.pw_gid,
-        extra_groups=os.getgrouplist(account.pw_name, account.pw_gid), umask=0o022, cwd=account.pw_dir,
-        env={'HOME': account.pw_dir, 'USER': account.pw_name, 'PATH': f'{Path(sys.executable).parent}:/usr/bin:/bin'},
-        capture_output=True, text=True,
-    )
+    the servers' environment; returns its output, or fails with it, or after
+    `timeout` seconds."""
+    try:
+        done = subprocess.run(
+            command, user=account.pw_uid, group=account.pw_gid,
+            extra_groups=os.getgrouplist(account.pw_name, account.pw_gid), umask=0o022, cwd=account.pw_dir,
+            env={'HOME': account.pw_dir, 'USER': account.pw_name,
+                 'PATH': f'{Path(sys.executable).parent}:/usr/bin:/bin'},
+            capture_output=True, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f'{" ".join(command)} as {account.pw_name} did not end within {timeout} s: stopped, and '
+                           f'their server not started; look for what in their home makes it hang, then start it '
+                           f'again') from None
     if done.returncode:
         raise RuntimeError(f'{" ".join(command)} as {account.pw_name} failed: {done.stderr or done.stdout}')
     return done.stdout
@@ -277,8 +320,11 @@ def as_account(account, *command):
 
 def copy_missing(source, target, account):
     """Copies every file of `source` that `target` (in `account`'s home)
-    lacks, as `account` itself (home_copy.py says why); returns the files copied."""
-    copied = as_account(account, sys.executable, '-m', 'classroom.hub.home_copy', str(source), str(target))
+    lacks, as `account` itself (home_copy.py says why); returns the files copied.
+    Python in isolated mode (-I): run from the home, it would otherwise import
+    a ~/classroom package, or a .pth file of ~/.local, that the user wrote,
+    before their server's limits apply."""
+    copied = as_account(account, sys.executable, '-I', '-m', 'classroom.hub.home_copy', str(source), str(target))
     return [Path(line) for line in copied.splitlines()]
 
 

@@ -38,6 +38,7 @@ class FailureCounts:
         self.times = defaultdict(deque)
 
     def recent(self, key):
+        """How many failures `key` had within the window (older ones are forgotten)."""
         times = self.times.get(key)
         if not times:
             return 0
@@ -46,6 +47,7 @@ class FailureCounts:
         return len(times)
 
     def add(self, key):
+        """Counts a failure of `key` now."""
         self.times[key].append(time.monotonic())
         # Names and addresses made up by the thousand must not grow it forever
         if len(self.times) > 10_000:

@@ -68,6 +68,7 @@ class ClassSpawner(LocalProcessSpawner):
                 setattr(self, name, value)
 
     def cgroup(self, controller):
+        """The folder of this user's cgroup in the cgroup v1 `controller` (memory, cpu, pids)."""
         return CGROUPS / controller / self.cgroup_parent / self.user.name
 
     def make_cgroups(self):
