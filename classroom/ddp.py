@@ -8,13 +8,16 @@ run id, locked until every process of the run has ended. Ctrl-C, SIGTERM and
 SIGHUP stop the run at the end of the epoch, after a checkpoint, and so does
 the end of make ddp itself, even by SIGKILL (classroom/tied_torchrun.py); a
 signal ignored when make ddp starts stays ignored (nohup make ddp survives a
-logout).
+logout). When torchrun alone dies (killed, out of memory), its processes,
+which Linux then tells to stop, come back to make ddp, which waits for them
+to save their checkpoint and end before it starts again.
 A failed attempt is started again, up to --max-restarts times, only when that
 can help: after a lost process, or when it saved a newer checkpoint; never
 after a configuration error. A stopped or failed run continues with --resume
 (make ddp RESUME=1 for the last run, RESUME=RUN_ID for another).
 """
 import argparse
+import ctypes
 import fcntl
 import os
 import re
@@ -323,6 +326,26 @@ class Stop:
             signal.signal(number, handler)
 
 
+def adopt_orphans():
+    """Makes this process the one Linux gives the processes of its torchrun
+    to when torchrun dies before them (a child subreaper), so that
+    wait_for_orphans can wait for them. Elsewhere than on Linux, nothing."""
+    if sys.platform == 'linux':
+        # PR_SET_CHILD_SUBREAPER
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+
+
+def wait_for_orphans():
+    """Waits for every process left of an attempt after its torchrun ended:
+    the ones it started, if it died first (adopt_orphans; make ddp starts no
+    other process while it trains)."""
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return
+
+
 def train(nproc, run_dir, program_args, max_restarts, n_epochs, load_checkpoint, lock, stop):
     """Runs torchrun until the run ends, starting it again after a failure
     when that can help, and stopping it on `stop`'s signals; returns the exit
@@ -333,6 +356,7 @@ def train(nproc, run_dir, program_args, max_restarts, n_epochs, load_checkpoint,
     environment.setdefault('OMP_NUM_THREADS', '1')
     environment.setdefault('TORCH_DISABLE_SHARE_RDZV_TCP_STORE', '1')
     restarts = 0
+    adopt_orphans()
     while stop.signal is None:
         before = saved_epoch(run_dir, load_checkpoint)
         reports = tempfile.mkdtemp(prefix='make-ddp-')
@@ -351,6 +375,9 @@ def train(nproc, run_dir, program_args, max_restarts, n_epochs, load_checkpoint,
             stop.close_pipe()
         code = torchrun.wait()
         stop.close_pipe()
+        # Before anything reads the run folder or starts again: the processes
+        # of a torchrun that died first are still saving their checkpoint
+        wait_for_orphans()
         died_of = read_reports(reports)
         shutil.rmtree(reports)
         after = saved_epoch(run_dir, load_checkpoint)

@@ -308,6 +308,44 @@ def test_a_stopped_or_killed_launcher_ends_its_run_and_a_resume_right_after_cont
     assert scalars(run_dir, 'loss/training') == list(range(N_EPOCHS))
 
 
+def test_torchrun_killed_alone_is_started_again_only_once_its_processes_have_ended(reference, tmp_path):
+    run_dir_of = tmp_path / 'runs'
+    job = held_job(ddp_command('--runs-folder', run_dir_of, '--n-epochs', N_EPOCHS, '--checkpoint-every',
+                               CHECKPOINT_EVERY), tmp_path / 'hold', TIMEOUT)
+
+    def attempts():
+        found = []
+        for child in psutil.Process(job.process.pid).children():
+            try:
+                if 'classroom.tied_torchrun' in child.cmdline():
+                    found.append(child)
+            except psutil.NoSuchProcess:  # ended meanwhile (a zombie too)
+                pass
+        return found
+
+    try:
+        workers = list(job.workers().values())
+        [torchrun] = attempts()
+        # torchrun alone dies (an out-of-memory kill) while rank 0 writes a checkpoint
+        torchrun.kill()
+        wait_for(lambda: (tmp_path / 'hold.signalled').exists(), TIMEOUT, 'the SIGTERM of Linux')
+        # Its processes finish their epoch: no second attempt meanwhile, beside them
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            assert attempts() in ([], [torchrun]), 'started again while the processes of the first still ran'
+            time.sleep(0.02)
+        release(tmp_path / 'hold')
+        assert not psutil.wait_procs(workers, timeout=TIMEOUT)[1]
+        code, stdout, stderr = job.finish(TIMEOUT)
+    finally:
+        job.stop()
+    [run_dir] = run_dir_of.iterdir()
+    assert code == 0, stderr[-3000:]
+    assert re.search(r'resumed from the checkpoint of epoch \d+', stdout), stdout[-3000:]
+    assert_same_parameters(reference, saved(run_dir)['model_state_dict'])
+    assert not job.left_behind() and temporaries(run_dir) == []
+
+
 def test_a_run_being_trained_is_not_resumed_by_a_second_make_ddp(tmp_path, capsys):
     busy = tmp_path / '20261201-061011-1f7b07'
     helpers.save_checkpoint(busy / 'checkpoint.pth', checkpoint_of(busy.name, 10))
